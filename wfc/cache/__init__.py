@@ -1,0 +1,1 @@
+"""Hashing primitives and the step cache key (BRIEF §7)."""

@@ -1,0 +1,17 @@
+"""The ``wfc`` console script: routes ``run-step`` to its light parser, everything else to typer."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """Entry point of the ``wfc`` command."""
+    argv = sys.argv[1:]
+    if argv and argv[0] == "run-step":
+        from wfc.cli.run_step import main as run_step_main
+
+        run_step_main(argv[1:])
+    from wfc.cli.app import app
+
+    app()

@@ -1,0 +1,138 @@
+"""The pipeline document (BRIEF §10): input nodes, method nodes and the links between their slots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
+
+from wfc.errors import UsageError, did_you_mean
+from wfc.model.base import Frozen, first_error
+
+NODE_ID = r"^[A-Za-z0-9_-]+$"
+
+
+class InputNode(Frozen):
+    """Registered samples entering the pipeline; one output slot, ``data``."""
+
+    id: str = Field(pattern=NODE_ID)
+    samples: list[str] = Field(min_length=1)
+    mode: Literal["each", "all"] = "each"
+    description: str = ""
+
+
+class MethodNode(Frozen):
+    """A node that runs a method, optionally in named variants."""
+
+    id: str = Field(pattern=NODE_ID)
+    method: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    params: dict[str, Any] = {}
+    variants: dict[str, dict[str, Any]] = {}
+    description: str = ""
+
+
+def _node_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "method" if "method" in value else "input"
+    return "method" if hasattr(value, "method") else "input"
+
+
+Node = Annotated[
+    Annotated[MethodNode, Tag("method")] | Annotated[InputNode, Tag("input")],
+    Discriminator(_node_kind),
+]
+
+
+class Endpoint(Frozen):
+    """One end of a link: a node id and an optional slot name."""
+
+    node: str
+    slot: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Endpoint:
+        """Parse ``node`` or ``node.slot``."""
+        node, _, slot = text.partition(".")
+        return cls(node=node, slot=slot or None)
+
+
+class Link(Frozen):
+    """Data flows from an output slot to an input slot; ``gather`` collects every sample."""
+
+    from_: str = Field(alias="from")
+    to: str
+    gather: bool = False
+
+    @property
+    def source(self) -> Endpoint:
+        """The upstream end."""
+        return Endpoint.parse(self.from_)
+
+    @property
+    def target(self) -> Endpoint:
+        """The downstream end."""
+        return Endpoint.parse(self.to)
+
+
+class Pipeline(Frozen):
+    """A whole pipeline document."""
+
+    version: Literal[1] = 1
+    name: str = Field(min_length=1)
+    description: str = ""
+    nodes: list[Node] = Field(min_length=1)
+    links: list[Link] = []
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Pipeline:
+        seen: set[str] = set()
+        for node in self.nodes:
+            if node.id in seen:
+                raise ValueError(f"node id '{node.id}' is used twice")
+            seen.add(node.id)
+        for i, link in enumerate(self.links):
+            for end in (link.source, link.target):
+                if end.node not in seen:
+                    raise ValueError(f"links[{i}]: unknown node '{end.node}'{did_you_mean(end.node, seen)}")
+        return self
+
+    def node(self, node_id: str) -> MethodNode | InputNode:
+        """Return the node with this id.
+
+        Raises:
+            UsageError: No such node.
+        """
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        ids = [n.id for n in self.nodes]
+        raise UsageError(
+            f"unknown node '{node_id}' in pipeline '{self.name}'{did_you_mean(node_id, ids)}",
+            "nodes are: " + ", ".join(ids),
+        )
+
+    def links_into(self, node_id: str) -> list[Link]:
+        """The links whose target is ``node_id``, in document order."""
+        return [link for link in self.links if link.target.node == node_id]
+
+
+def load_pipeline(path: Path) -> tuple[Pipeline, bytes]:
+    """Read and validate a pipeline document; return it with its raw bytes.
+
+    Raises:
+        UsageError: Missing file, invalid JSON, or a document that breaks the schema.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"pipeline file not found: {path}", "check the path") from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: invalid JSON: {exc}", "fix the JSON syntax") from None
+    try:
+        return Pipeline.model_validate(data), raw
+    except ValidationError as exc:
+        raise UsageError(f"{path}: {first_error(exc)}", "see docs/pipelines.md for the format") from None

@@ -1,0 +1,166 @@
+"""The project: where a wfc project lives on disk and its effective settings.
+
+A :class:`Project` is passed explicitly to everything that touches disk, the store, the database
+or the runtime; there is no global state. Settings follow one precedence everywhere (BRIEF §3):
+command-line option > environment variable > ``wfc.toml`` > built-in default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from wfc.errors import UsageError, did_you_mean
+
+PROJECT_FILE = "wfc.toml"
+STATE_DIR = ".wfc"
+
+Source = Literal["option", "env", "wfc.toml", "default"]
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its ``wfc.toml`` key, its environment variable, default and meaning."""
+
+    key: str
+    env: str
+    default: str
+    description: str
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("store", "WFC_STORE", ".wfc/store", "content-addressed store directory"),
+    SettingSpec("database_url", "WFC_DATABASE_URL", "", "SQLAlchemy URL (default: SQLite .wfc/wfc.db)"),
+    SettingSpec("base_image", "WFC_BASE_IMAGE", "wfc-base:bookworm", "base image for environment builds"),
+    SettingSpec("ca_bundle", "WFC_CA_BUNDLE", "", "extra CA bundle (PEM) added to environment builds"),
+    SettingSpec("runtime", "WFC_RUNTIME", "docker", "runtime that executes methods"),
+    SettingSpec("store_link", "WFC_STORE_LINK", "auto", "how objects are staged: auto|reflink|hardlink|copy"),
+    SettingSpec("container_user", "WFC_CONTAINER_USER", "1000:1000", "uid:gid that methods run as"),
+)
+_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The effective value of one setting and where it came from."""
+
+    spec: SettingSpec
+    value: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Project:
+    """A wfc project rooted at ``root`` with its effective settings."""
+
+    root: Path
+    settings: dict[str, Setting] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, root: Path | str | None = None, overrides: dict[str, str] | None = None) -> Project:
+        """Find and load a project.
+
+        Args:
+            root: The project directory; else ``$WFC_PROJECT``; else the nearest parent of the
+                current directory holding ``wfc.toml``.
+            overrides: Command-line values by setting key (highest precedence).
+
+        Raises:
+            UsageError: No project is found, or ``wfc.toml`` is invalid.
+        """
+        found = _find_root(root)
+        file_values = _read_toml(found / PROJECT_FILE)
+        settings: dict[str, Setting] = {}
+        for spec in SETTINGS:
+            if overrides and overrides.get(spec.key) is not None:
+                settings[spec.key] = Setting(spec, overrides[spec.key], "option")
+            elif os.environ.get(spec.env):
+                settings[spec.key] = Setting(spec, os.environ[spec.env], "env")
+            elif spec.key in file_values:
+                settings[spec.key] = Setting(spec, str(file_values[spec.key]), "wfc.toml")
+            else:
+                settings[spec.key] = Setting(spec, spec.default, "default")
+        return cls(root=found, settings=settings)
+
+    def get(self, key: str) -> str:
+        """Return the effective value of setting ``key``."""
+        return self.settings[key].value if key in self.settings else _BY_KEY[key].default
+
+    def path(self, value: str) -> Path:
+        """Resolve a setting value that names a path, relative to the project root."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def state_dir(self) -> Path:
+        """The git-ignored ``.wfc/`` directory."""
+        return self.root / STATE_DIR
+
+    @property
+    def store_dir(self) -> Path:
+        """The local object store directory."""
+        return self.path(self.get("store"))
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy database URL."""
+        return self.get("database_url") or f"sqlite:///{self.state_dir / 'wfc.db'}"
+
+    @property
+    def methods_dir(self) -> Path:
+        """Where ``module/method`` directories live."""
+        return self.root / "methods"
+
+    @property
+    def environments_dir(self) -> Path:
+        """Where environment directories live."""
+        return self.root / "environments"
+
+    def relative(self, path: Path) -> str:
+        """Return ``path`` relative to the project root when inside it (for messages)."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _find_root(root: Path | str | None) -> Path:
+    if root is None and os.environ.get("WFC_PROJECT"):
+        root = os.environ["WFC_PROJECT"]
+    if root is not None:
+        path = Path(root).expanduser().resolve()
+        if not (path / PROJECT_FILE).is_file():
+            raise UsageError(
+                f"not a wfc project: {path} has no {PROJECT_FILE}",
+                f"create one with `wfc init {root}`, or pass the right --project",
+            )
+        return path
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / PROJECT_FILE).is_file():
+            return candidate
+    raise UsageError(
+        f"not inside a wfc project: no {PROJECT_FILE} in {here} or its parents",
+        "run `wfc init` to create a project here, or pass --project DIR",
+    )
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}", "fix the syntax of wfc.toml") from None
+    for key, value in data.items():
+        if key == "project":
+            continue
+        if key not in _BY_KEY:
+            raise UsageError(
+                f"{path}: unknown setting '{key}'{did_you_mean(key, set(_BY_KEY))}",
+                "known settings: " + ", ".join(sorted(_BY_KEY)) + " (see `wfc config`)",
+            )
+        if not isinstance(value, str):
+            raise UsageError(f"{path}: setting '{key}' must be a string", f'write it as {key} = "..."')
+    return data

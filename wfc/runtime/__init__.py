@@ -1,0 +1,1 @@
+"""Runtimes that execute a method: the protocol, and the Docker implementation."""

@@ -1,0 +1,135 @@
+"""The Docker runtime, through the Docker SDK (imported only when a method really runs).
+
+Each execution is a container named ``wfc-<run id>`` and labelled with the run, node and pipeline
+run, so that ``run-pipeline`` can find and stop its own containers. Containers run as a non-root
+user, with ``--network none`` unless the method declares network, read-only mounts for everything
+but the run directory, and the method's cpu and memory limits.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from wfc.errors import InfraError, UsageError
+from wfc.runtime.base import ExecResult, ExecSpec
+
+DOCKER_HINT = "start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
+
+
+def docker_client() -> Any:
+    """Return a connected Docker SDK client.
+
+    Raises:
+        InfraError: The engine is not reachable.
+    """
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except DockerException as exc:
+        raise InfraError(f"Docker is not reachable: {_first_line(exc)}", DOCKER_HINT) from None
+    return client
+
+
+class DockerRuntime:
+    """Runs methods in Docker containers."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        """The Docker SDK client, connected on first use."""
+        if self._client is None:
+            self._client = docker_client()
+        return self._client
+
+    def run(self, spec: ExecSpec) -> ExecResult:
+        """Create, start and wait for the container; always remove it afterwards."""
+        from docker.errors import APIError, ImageNotFound
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+        from requests.exceptions import ReadTimeout
+
+        try:
+            container = self.client.containers.create(**_create_kwargs(spec))
+        except ImageNotFound:
+            raise UsageError(
+                f"image {spec.image} is not present in Docker",
+                "rebuild the environment with `wfc env build NAME`",
+            ) from None
+        except APIError as exc:
+            raise InfraError(f"Docker could not create the container: {_first_line(exc)}", DOCKER_HINT) from None
+        try:
+            container.start()
+            pumps = [
+                _pump(container, spec.stdout_path, stdout=True, echo=spec.echo),
+                _pump(container, spec.stderr_path, stdout=False, echo=spec.echo),
+            ]
+            timed_out = False
+            try:
+                status = container.wait(timeout=spec.timeout) if spec.timeout else container.wait()
+                exit_code = int(status.get("StatusCode", 1))
+            except (ReadTimeout, RequestsConnectionError):
+                timed_out = True
+                container.kill()
+                exit_code = 137
+            for pump in pumps:
+                pump.join(timeout=30)
+            container.reload()
+            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+            return ExecResult(exit_code=exit_code, oom_killed=oom, timed_out=timed_out)
+        finally:
+            try:
+                container.remove(force=True)
+            except APIError:
+                pass
+
+
+def _create_kwargs(spec: ExecSpec) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "image": spec.image,
+        "command": spec.argv,
+        "name": spec.name,
+        "labels": spec.labels,
+        "environment": spec.env,
+        "working_dir": spec.workdir,
+        "user": spec.user,
+        "volumes": {
+            str(m.host): {"bind": m.container, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts
+        },
+        "network_mode": "bridge" if spec.network else "none",
+        "detach": True,
+    }
+    if spec.cpus:
+        kwargs["nano_cpus"] = int(spec.cpus * 1e9)
+    if spec.memory:
+        kwargs["mem_limit"] = spec.memory
+        kwargs["memswap_limit"] = spec.memory  # no swap beyond the limit: an overrun is an OOM
+    return kwargs
+
+
+def _pump(container: Any, path: Path, *, stdout: bool, echo: bool) -> threading.Thread:
+    """Stream one of the container's output streams to a log file (and the terminal) in a thread."""
+
+    def copy() -> None:
+        with path.open("ab") as out:
+            sink: BinaryIO = sys.stderr.buffer
+            for chunk in container.logs(stdout=stdout, stderr=not stdout, stream=True, follow=True):
+                out.write(chunk)
+                if echo:
+                    sink.write(chunk)
+                    sink.flush()
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

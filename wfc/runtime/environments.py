@@ -1,0 +1,178 @@
+"""Environments (BRIEF §5): building ``environments/<name>/Dockerfile`` and its ``env.lock.json``.
+
+The identity of an environment is the image ID digest that Docker reports after the build; tags
+are only conveniences. The base image is a build argument (``ARG WFC_BASE_IMAGE``) chosen by the
+precedence option > ``$WFC_BASE_IMAGE`` > ``env.toml`` > ``wfc.toml`` > default; a Dockerfile with
+a literal ``FROM`` builds as written. An extra CA bundle, when configured, is copied into the build
+context and trusted after every ``FROM`` (pip, requests and OpenSSL all honour it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from wfc.atomic import write_text_atomic
+from wfc.cache.hashing import hash_file
+from wfc.errors import StepFailed, UsageError, did_you_mean
+from wfc.model.base import first_error
+from wfc.model.environment import EnvLock
+from wfc.project import Project
+
+LOCK_FILE = "env.lock.json"
+CA_NAME = "wfc-ca-bundle.crt"
+CA_PATH = "/usr/local/share/wfc/ca-bundle.crt"
+_FROM = re.compile(r"^\s*FROM\s", re.IGNORECASE)
+_ARG_BASE = re.compile(r"^\s*ARG\s+WFC_BASE_IMAGE\b", re.IGNORECASE | re.MULTILINE)
+
+
+def list_environments(project: Project) -> list[str]:
+    """Names of the environments that have a Dockerfile."""
+    root = project.environments_dir
+    if not root.is_dir():
+        return []
+    return sorted(d.name for d in root.iterdir() if (d / "Dockerfile").is_file())
+
+
+def environment_dir(project: Project, name: str) -> Path:
+    """The directory of an environment.
+
+    Raises:
+        UsageError: No such environment.
+    """
+    path = project.environments_dir / name
+    if not (path / "Dockerfile").is_file():
+        known = list_environments(project)
+        raise UsageError(
+            f"unknown environment '{name}': no environments/{name}/Dockerfile{did_you_mean(name, known)}",
+            "environments are: " + (", ".join(known) or "none yet (create environments/NAME/Dockerfile)"),
+        )
+    return path
+
+
+def read_lock(project: Project, name: str) -> EnvLock:
+    """The lock of a built environment.
+
+    Raises:
+        UsageError: The environment does not exist or has not been built.
+    """
+    path = environment_dir(project, name) / LOCK_FILE
+    if not path.is_file():
+        raise UsageError(f"environment '{name}' is not built", f"run `wfc env build {name}`")
+    try:
+        return EnvLock.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        raise UsageError(f"{path}: {first_error(exc)}", f"rebuild it with `wfc env build {name}`") from None
+
+
+def base_image_for(project: Project, name: str, option: str | None = None) -> str:
+    """The base image for an environment, by the documented precedence."""
+    if option:
+        return option
+    setting = project.settings.get("base_image")
+    if setting is not None and setting.source in ("option", "env"):
+        return setting.value
+    env_toml = environment_dir(project, name) / "env.toml"
+    if env_toml.is_file():
+        data = tomllib.loads(env_toml.read_text(encoding="utf-8"))
+        if isinstance(data.get("base_image"), str):
+            return str(data["base_image"])
+    return project.get("base_image")
+
+
+def build_environment(
+    project: Project, name: str, *, base_image: str | None = None, ca_bundle: str | None = None,
+    echo: bool = True, client: Any | None = None,
+) -> EnvLock:
+    """Build an environment's image and write its lock.
+
+    Raises:
+        UsageError: Unknown environment or unreadable CA bundle.
+        StepFailed: The Docker build failed (the last build lines are in the message).
+        InfraError: Docker is not reachable.
+    """
+    from wfc.runtime.docker import docker_client
+
+    directory = environment_dir(project, name)
+    base = base_image_for(project, name, base_image)
+    ca = ca_bundle if ca_bundle is not None else project.get("ca_bundle")
+    dockerfile = (directory / "Dockerfile").read_text(encoding="utf-8")
+    buildargs = {"WFC_BASE_IMAGE": base} if _ARG_BASE.search(dockerfile) else {}
+    tag = f"wfc-env-{name.lower()}:latest"
+    client = client or docker_client()
+    with tempfile.TemporaryDirectory(prefix="wfc-build-") as tmp:
+        context = Path(tmp) / "context"
+        shutil.copytree(directory, context, ignore=shutil.ignore_patterns(LOCK_FILE, "__pycache__"))
+        if ca:
+            ca_path = Path(ca).expanduser()
+            if not ca_path.is_file():
+                raise UsageError(f"CA bundle not found: {ca}", "set WFC_CA_BUNDLE / ca_bundle to a PEM file")
+            shutil.copyfile(ca_path, context / CA_NAME)
+            (context / "Dockerfile").write_text(_with_ca(dockerfile), encoding="utf-8")
+        image_id = _docker_build(client, context, tag, buildargs, echo=echo, base=base, name=name)
+    lock = EnvLock(
+        name=name,
+        image_id=image_id,
+        tag=tag,
+        base_image=base,
+        build_args=buildargs,
+        ca_bundle=str(ca or ""),
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        dockerfile_hash=hash_file(directory / "Dockerfile")[0],
+    )
+    write_text_atomic(directory / LOCK_FILE, lock.model_dump_json(by_alias=True, indent=2) + "\n")
+    return lock
+
+
+def image_present(client: Any, image_id: str) -> bool:
+    """Whether Docker has the image."""
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(image_id)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def _with_ca(dockerfile: str) -> str:
+    lines: list[str] = []
+    for line in dockerfile.splitlines():
+        lines.append(line)
+        if _FROM.match(line):
+            lines.append(f"COPY {CA_NAME} {CA_PATH}")
+            lines.append(f"ENV SSL_CERT_FILE={CA_PATH} PIP_CERT={CA_PATH} REQUESTS_CA_BUNDLE={CA_PATH}")
+    return "\n".join(lines) + "\n"
+
+
+def _docker_build(
+    client: Any, context: Path, tag: str, buildargs: dict[str, str], *, echo: bool, base: str, name: str
+) -> str:
+    from docker.errors import APIError
+
+    tail: list[str] = []
+    try:
+        for event in client.api.build(path=str(context), tag=tag, buildargs=buildargs, rm=True, decode=True):
+            text = str(event.get("stream") or event.get("status") or "")
+            if text and echo:
+                sys.stderr.write(text if text.endswith("\n") else text + "\n")
+            tail = (tail + [text.strip()])[-15:] if text.strip() else tail
+            if "error" in event:
+                error = str(event["error"]).strip()
+                hint = f"build the base image with scripts/make-base-image.sh {base}" if base in error else (
+                    f"fix environments/{name}/Dockerfile"
+                )
+                raise StepFailed(f"building environment '{name}' failed: {error}", hint)
+    except APIError as exc:
+        raise StepFailed(f"building environment '{name}' failed: {exc.explanation or exc}",
+                         f"fix environments/{name}/Dockerfile") from None
+    return str(client.images.get(tag).id)
+

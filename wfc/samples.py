@@ -1,0 +1,74 @@
+"""Registering samples: content into the store, a version row in the database, a line in the lock.
+
+``samples.lock.json`` (committed) lists every registered version with its content hash and its
+project-relative source path, so a fresh checkout can find and verify sample sources later.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from wfc.atomic import write_text_atomic
+from wfc.errors import UsageError
+from wfc.lineage import query, record
+from wfc.lineage.db import open_database
+from wfc.lineage.schema import Sample
+from wfc.project import Project
+from wfc.store.local import ObjectStore
+
+LOCK_FILE = "samples.lock.json"
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def add_sample(project: Project, name: str, path: Path) -> tuple[Sample, bool]:
+    """Store a file or directory as a sample version; return it and whether it is new.
+
+    Re-adding the same content under the same name changes nothing; new content becomes the next
+    version and earlier versions stay resolvable as ``name@version``.
+
+    Raises:
+        UsageError: A bad name or a missing path.
+    """
+    if not NAME.match(name):
+        raise UsageError(f"bad sample name '{name}': use letters, digits, '.', '_' and '-'",
+                         "for example: wfc sample add patient_01 data/p01.csv")
+    if not path.exists():
+        raise UsageError(f"sample path not found: {path}", "check the path")
+    store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+    digest, size, kind = store.put(path)
+    db = open_database(project.database_url)
+    with db.session() as s, s.begin():
+        latest = query.sample_version(s, name)
+        if latest is not None and latest.content_hash == digest:
+            return latest, False
+        sample = Sample(
+            name=name, version=(latest.version + 1) if latest else 1, content_hash=digest, kind=kind,
+            original_name=path.resolve().name, size=size, source_path=project.relative(path),
+            registered_at=record.now(),
+        )
+        s.add(sample)
+    _update_lock(project, sample)
+    return sample, True
+
+
+def list_samples(project: Project) -> list[Sample]:
+    """Every registered sample version."""
+    db = open_database(project.database_url)
+    with db.session() as s:
+        return query.list_samples(s)
+
+
+def _update_lock(project: Project, sample: Sample) -> None:
+    path = project.root / LOCK_FILE
+    entries: dict[tuple[str, int], dict[str, object]] = {}
+    if path.is_file():
+        for entry in json.loads(path.read_text(encoding="utf-8")).get("samples", []):
+            entries[(str(entry["name"]), int(entry["version"]))] = entry
+    entries[(sample.name, sample.version)] = {
+        "name": sample.name, "version": sample.version, "hash": sample.content_hash, "kind": sample.kind,
+        "size": sample.size, "source": sample.source_path,
+    }
+    doc = {"schema": 1, "samples": [entries[k] for k in sorted(entries)]}
+    write_text_atomic(path, json.dumps(doc, indent=2) + "\n")

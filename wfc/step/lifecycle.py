@@ -1,0 +1,256 @@
+"""``run_step``: the whole lifecycle of one concrete step (BRIEF §6).
+
+resolve -> key -> (hit? record ``cached``) -> claim -> re-check -> stage inputs -> execute ->
+collect -> archive -> record. The invariant that matters: a run is recorded ``completed`` in one
+transaction with its outputs, after every output object is durably in the store; a crash anywhere
+before that leaves the run ``running`` (taken over and failed by the next claimant), never a
+``completed`` run without its bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wfc import __version__
+from wfc.cache.hashing import hash_bytes
+from wfc.errors import StepFailed, UsageError
+from wfc.failpoints import failpoint
+from wfc.lineage import query, record
+from wfc.lineage.db import Database, open_database
+from wfc.lineage.ids import STEP_PREFIX, new_id
+from wfc.lineage.schema import Run, RunInput, RunOutput
+from wfc.model.pipeline import load_pipeline
+from wfc.model.status import Status
+from wfc.project import Project
+from wfc.runtime.base import Runtime
+from wfc.step.claim import claim
+from wfc.step.execute import Execution, execute
+from wfc.step.resolve import ResolvedStep, Resolver
+from wfc.store.local import ObjectCorrupt, ObjectMissing, ObjectStore
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What ``run_step`` did, as shown by the CLI (and ``--json``)."""
+
+    run_id: str
+    pipeline_run_id: str
+    name: str
+    key: str
+    status: Status
+    reason: str | None = None
+    cache_source: str | None = None
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str | None = None
+    exit_code: int | None = None
+    log_dir: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` document of ``wfc run-step``."""
+        return {"schema": "wfc.run-step/1", **{k: getattr(self, k) for k in self.__dataclass_fields__}}
+
+
+def run_step(
+    project: Project,
+    pipeline_path: Path,
+    node: str,
+    sample: str | None = None,
+    variant: str | None = None,
+    *,
+    pipeline_run_id: str | None = None,
+    force: bool = False,
+    echo: bool = False,
+    runtime: Runtime | None = None,
+) -> StepOutcome:
+    """Run one concrete step of a pipeline document: a hit is recorded ``cached``, a miss executes.
+
+    Args:
+        project: The project.
+        pipeline_path: The pipeline document.
+        node: The node id.
+        sample: The sample, for a per-sample node.
+        variant: A variant name declared by the node.
+        pipeline_run_id: Record into this pipeline run; by default an ad-hoc one is created.
+        force: Execute even when a completed run with the same key exists.
+        echo: Stream the method's output to the terminal.
+        runtime: The runtime (default: the project's, Docker).
+
+    Raises:
+        UsageError: Bad document, node, params, or upstream steps that have not run.
+        InfraError: Docker or the database is unreachable.
+    """
+    started = time.monotonic()
+    pipeline, raw = load_pipeline(pipeline_path)
+    db = open_database(project.database_url)
+    store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+    step = Resolver(project, pipeline, db, str(pipeline_path)).resolve(node, sample, variant)
+    ad_hoc = pipeline_run_id is None
+    pr_id = pipeline_run_id or record.create_pipeline_run(
+        db, name=pipeline.name, document_hash=hash_bytes(raw), document=raw.decode("utf-8", "replace"),
+        git_commit=_git_commit(project.root), version=__version__,
+    )
+    status = Status.FAILED
+    try:
+        outcome = _Lifecycle(project, db, store, step, pr_id, runtime, echo).run(force)
+        status = outcome.status
+    except KeyboardInterrupt:
+        status = Status.CANCELLED
+        raise
+    finally:
+        if ad_hoc:
+            final = Status.COMPLETED if status in (Status.COMPLETED, Status.CACHED) else status
+            record.finish_pipeline_run(db, pr_id, final)
+    return _with_time(outcome, time.monotonic() - started)
+
+
+@dataclass
+class _Lifecycle:
+    project: Project
+    db: Database
+    store: ObjectStore
+    step: ResolvedStep
+    pipeline_run_id: str
+    runtime: Runtime | None
+    echo: bool
+
+    def run(self, force: bool) -> StepOutcome:
+        spec = self.step.method.spec
+        if not spec.cache:
+            reason = "method declares cache: false"
+        elif force:
+            reason = "forced"
+        else:
+            hit, reason = self._lookup()
+            if hit is not None:
+                return self._record_hit(*hit)
+        runtime = self.runtime or _default_runtime(self.project, self.step)
+        with claim(self.project.state_dir / "locks", self.step.key):
+            if spec.cache and not force:
+                hit, again = self._lookup()  # another claimant may have finished meanwhile
+                if hit is not None:
+                    return self._record_hit(*hit)
+                reason = again or reason
+            with self.db.session() as s:
+                stale = [r.id for r in query.running_with_key(s, self.step.key, record.HOST)]
+            record.mark_stale(self.db, stale)
+            return self._execute(runtime, reason or "no earlier run with this key")
+
+    def _lookup(self) -> tuple[tuple[Run, dict[str, RunOutput]] | None, str | None]:
+        with self.db.session() as s:
+            run = query.find_completed(s, self.step.key)
+            outputs = query.outputs_of(s, run.id) if run else {}
+        if run is None:
+            return None, "no earlier run with this key"
+        for out in outputs.values():
+            try:
+                self.store.verify(out.content_hash, "dir" if out.kind == "dir" else "file")
+            except (ObjectMissing, ObjectCorrupt) as exc:
+                return None, f"outputs missing: {exc.message}"
+        return (run, outputs), None
+
+    def _new_run(self, run_id: str, status: Status, **fields: Any) -> Run:
+        step = self.step
+        return Run(
+            id=run_id, pipeline_run_id=self.pipeline_run_id, node_id=step.node.id, sample=step.sample,
+            variant=step.variant, members=step.members, module=step.method.module, method=step.method.name,
+            code_hash=step.method.code_hash, contract_hash=step.method.contract_hash, params=step.params,
+            env_name=step.env_name, env_digest=step.env_digest, key=step.key, status=status.value,
+            started_at=record.now(), host=record.HOST, pid=os.getpid(), **fields,
+        )
+
+    def _input_rows(self, run_id: str) -> list[RunInput]:
+        return [
+            RunInput(run_id=run_id, slot=i.slot, position=i.position, content_hash=i.digest, kind=i.kind,
+                     source_run_id=i.source_run_id, source_slot=i.source_slot, sample_name=i.sample_name,
+                     sample_version=i.sample_version)
+            for i in self.step.inputs
+        ]
+
+    def _record_hit(self, source: Run, outputs: dict[str, RunOutput]) -> StepOutcome:
+        run_id = new_id(STEP_PREFIX)
+        run = self._new_run(run_id, Status.CACHED, cache_source_id=source.id, ended_at=record.now(),
+                            metrics=source.metrics, stdout_object=source.stdout_object,
+                            stderr_object=source.stderr_object, exit_code=0)
+        rows = [RunOutput(run_id=run_id, slot=o.slot, path=o.path, content_hash=o.content_hash, size=o.size,
+                          kind=o.kind) for o in outputs.values()]
+        record.record_cached(self.db, run, self._input_rows(run_id), rows)
+        return self._outcome(run_id, Status.CACHED, rows, cache_source=source.id)
+
+    def _execute(self, runtime: Runtime, reason: str) -> StepOutcome:
+        run_id = new_id(STEP_PREFIX)
+        run_dir = self.project.state_dir / "runs" / run_id
+        run_dir.mkdir(parents=True)
+        log_dir = self.project.relative(run_dir)
+        record.start_run(self.db, self._new_run(run_id, Status.RUNNING, reason=reason, log_dir=log_dir),
+                         self._input_rows(run_id))
+        try:
+            result = execute(Execution(self.project, self.store, self.step, run_id, self.pipeline_run_id,
+                                       run_dir, runtime, self.echo))
+        except KeyboardInterrupt:
+            record.fail_run(self.db, run_id, error="cancelled by user", tail=None, exit_code=None,
+                            logs=(None, None), status=Status.CANCELLED)
+            raise
+        except Exception as exc:
+            message = exc.message if isinstance(exc, StepFailed | UsageError) else f"internal error: {exc!r}"
+            record.fail_run(self.db, run_id, error=message, tail=None, exit_code=None, logs=(None, None))
+            raise
+        if result.error is not None:
+            record.fail_run(self.db, run_id, error=result.error, tail=result.stderr_tail,
+                            exit_code=result.exit_code, logs=result.logs)
+            return self._outcome(run_id, Status.FAILED, [], reason=reason, error=result.error,
+                                 exit_code=result.exit_code, log_dir=log_dir)
+        rows = []
+        for slot, rel in sorted(result.outputs.items()):
+            digest, size, kind = self.store.put(result.out_dir / rel)
+            rows.append(RunOutput(run_id=run_id, slot=slot, path=rel, content_hash=digest, size=size, kind=kind))
+            failpoint("archive.after_output")
+        record.complete_run(self.db, run_id, rows, metrics=result.metrics, logs=result.logs)
+        shutil.rmtree(result.out_dir.parent / "inputs", ignore_errors=True)
+        shutil.rmtree(result.out_dir, ignore_errors=True)
+        return self._outcome(run_id, Status.COMPLETED, rows, reason=reason, exit_code=0, log_dir=log_dir)
+
+    def _outcome(self, run_id: str, status: Status, rows: list[RunOutput], **extra: Any) -> StepOutcome:
+        outputs = {r.slot: {"path": r.path, "hash": r.content_hash, "size": r.size, "kind": r.kind} for r in rows}
+        return StepOutcome(run_id=run_id, pipeline_run_id=self.pipeline_run_id, name=self.step.name,
+                           key=self.step.key, status=status, outputs=outputs, **extra)
+
+
+def _default_runtime(project: Project, step: ResolvedStep) -> Runtime:
+    """The project's runtime, checked before anything runs (engine reachable, image present)."""
+    name = project.get("runtime")
+    if name != "docker":
+        raise UsageError(f"unknown runtime '{name}'", "set WFC_RUNTIME / runtime to docker")
+    from wfc.runtime.docker import DockerRuntime
+    from wfc.runtime.environments import image_present
+
+    runtime = DockerRuntime()
+    if not image_present(runtime.client, step.env_digest):
+        raise UsageError(
+            f"the image of environment '{step.env_name}' ({step.env_digest[:19]}…) is not in Docker",
+            f"rebuild it with `wfc env build {step.env_name}`",
+        )
+    return runtime
+
+
+def _git_commit(root: Path) -> str | None:
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _with_time(outcome: StepOutcome, seconds: float) -> StepOutcome:
+    from dataclasses import replace
+
+    return replace(outcome, seconds=round(seconds, 3))

@@ -1,0 +1,1 @@
+"""The content-addressed object store (BRIEF §8)."""

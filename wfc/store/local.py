@@ -1,0 +1,245 @@
+"""The local content-addressed store: append-only, atomic, read-only, verified objects.
+
+Objects live at ``objects/<2 hex>/<62 hex>`` named by the BLAKE3 digest of their bytes. A file
+output is one object; a directory output is a *tree* object (canonical JSON listing path, mode,
+size and digest of every file) plus one object per file, so identical files are stored once.
+
+Writes go to ``tmp/`` on the same file system, are fsynced, made read-only and renamed into place,
+so a crash leaves either no object or a correct one. Objects are re-hashed whenever they are read
+(staged, restored, exported); a corrupt one is moved to ``quarantine/`` and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import blake3
+
+from wfc.cache.hashing import ALGORITHM, canonical_json, hash_file, hex_of, is_ignored
+from wfc.errors import StepFailed
+from wfc.failpoints import failpoint
+
+LinkMode = Literal["auto", "reflink", "hardlink", "copy"]
+Kind = Literal["file", "dir"]
+TREE_TAG = "wfc.tree"
+_FICLONE = 0x40049409
+_CHUNK = 1 << 20
+
+
+class ObjectMissing(StepFailed):
+    """An object named by a record is not in the store."""
+
+
+class ObjectCorrupt(StepFailed):
+    """An object's bytes no longer match its name."""
+
+
+class ObjectStore:
+    """A content-addressed store rooted at a directory."""
+
+    def __init__(self, root: Path, link: LinkMode = "auto") -> None:
+        self.root = root
+        self.link: LinkMode = link
+        self.objects = root / "objects"
+        self._verified: set[tuple[str, str]] = set()  # verified in this process
+
+    # -- naming ---------------------------------------------------------------------------
+    def path(self, digest: str) -> Path:
+        """Where the object named ``digest`` lives."""
+        hexpart = hex_of(digest)
+        return self.objects / hexpart[:2] / hexpart[2:]
+
+    def has(self, digest: str) -> bool:
+        """Whether the object exists (without verifying it)."""
+        return self.path(digest).is_file()
+
+    # -- writing --------------------------------------------------------------------------
+    def put_file(self, src: Path) -> tuple[str, int]:
+        """Copy a file into the store, hashing as it copies; return ``(digest, size)``."""
+        tmp_dir = self._tmp_dir()
+        hasher = blake3.blake3()
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="obj-")
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+                while chunk := inp.read(_CHUNK):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            digest = f"{ALGORITHM}:{hasher.hexdigest()}"
+            self._commit(Path(tmp), digest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return digest, size
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` as an object and return its digest."""
+        tmp_dir = self._tmp_dir()
+        digest = f"{ALGORITHM}:{blake3.blake3(data).hexdigest()}"
+        if self.has(digest):
+            return digest
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="obj-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            self._commit(Path(tmp), digest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return digest
+
+    def put_tree(self, src: Path) -> tuple[str, int]:
+        """Store a directory: each file, then the tree listing; return ``(tree digest, total size)``."""
+        entries: list[list[object]] = []
+        total = 0
+        for dirpath, dirnames, filenames in os.walk(src):
+            dirnames.sort()
+            here = Path(dirpath)
+            if not dirnames and not filenames and here != src:
+                entries.append([here.relative_to(src).as_posix(), "d", 0, None])
+            for name in sorted(filenames):
+                path = here / name
+                digest, size = self.put_file(path)
+                mode = "x" if path.stat().st_mode & stat.S_IXUSR else "f"
+                entries.append([path.relative_to(src).as_posix(), mode, size, digest])
+                total += size
+        entries.sort(key=lambda e: str(e[0]))
+        return self.put_bytes(canonical_json({TREE_TAG: 1, "entries": entries})), total
+
+    def put(self, src: Path) -> tuple[str, int, Kind]:
+        """Store a file or directory; return ``(digest, size, kind)``."""
+        if src.is_dir():
+            digest, size = self.put_tree(src)
+            return digest, size, "dir"
+        digest, size = self.put_file(src)
+        return digest, size, "file"
+
+    def _commit(self, tmp: Path, digest: str) -> None:
+        dest = self.path(digest)
+        if dest.is_file():
+            return  # append-only: an existing object is never rewritten
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        failpoint("store.before_rename")
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+
+    def _tmp_dir(self) -> Path:
+        tmp = self.root / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp
+
+    # -- reading --------------------------------------------------------------------------
+    def verify(self, digest: str, kind: Kind = "file") -> None:
+        """Re-hash an object (and, for a tree, every file it lists).
+
+        Raises:
+            ObjectMissing: The object is absent.
+            ObjectCorrupt: The bytes do not match the name; the object is quarantined.
+        """
+        if (digest, kind) in self._verified:
+            return
+        path = self.path(digest)
+        if not path.is_file():
+            raise ObjectMissing(f"object {digest} is missing from the store", "re-run the step that made it")
+        actual, _ = hash_file(path)
+        if actual != digest:
+            self.quarantine(digest)
+            raise ObjectCorrupt(
+                f"object {digest} is corrupt (its bytes hash to {actual}); moved to quarantine",
+                "re-run the step that made it; run `wfc cache verify` to check the rest",
+            )
+        if kind == "dir":
+            for _rel, mode, _size, file_digest in self.read_tree(digest):
+                if mode != "d":
+                    self.verify(str(file_digest))
+        self._verified.add((digest, kind))
+
+    def read_tree(self, digest: str) -> list[tuple[str, str, int, str | None]]:
+        """The entries ``(path, mode, size, digest)`` of a tree object; mode is f, x or d."""
+        data = json.loads(self.path(digest).read_bytes())
+        if not isinstance(data, dict) or data.get(TREE_TAG) != 1:
+            raise ObjectCorrupt(f"object {digest} is not a tree", "check the record's output kind")
+        return [(str(e[0]), str(e[1]), int(e[2]), e[3]) for e in data["entries"]]
+
+    def materialize(self, digest: str, kind: Kind, dest: Path) -> None:
+        """Verify an object and place it at ``dest`` (read-only), linking where possible."""
+        self.verify(digest, kind)
+        if kind == "file":
+            self._place(self.path(digest), dest, executable=False)
+            return
+        dest.mkdir(parents=True, exist_ok=True)
+        for rel, mode, _size, file_digest in self.read_tree(digest):
+            target = dest / rel
+            if mode == "d":
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._place(self.path(str(file_digest)), target, executable=mode == "x")
+
+    def _place(self, src: Path, dest: Path, *, executable: bool) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not executable and self.link in ("auto", "reflink") and _reflink(src, dest):
+            os.chmod(dest, 0o444)
+            return
+        if not executable and self.link in ("auto", "hardlink"):
+            try:
+                os.link(src, dest)
+                return
+            except OSError:
+                if self.link == "hardlink":
+                    raise
+        shutil.copyfile(src, dest)
+        os.chmod(dest, 0o555 if executable else 0o444)
+
+    def quarantine(self, digest: str) -> None:
+        """Move a damaged object out of the way so that a fresh, correct copy can be written."""
+        path = self.path(digest)
+        qdir = self.root / "quarantine"
+        qdir.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            os.replace(path, qdir / hex_of(digest))
+
+    def iter_objects(self) -> list[str]:
+        """Every object digest in the store."""
+        if not self.objects.is_dir():
+            return []
+        return sorted(
+            f"{ALGORITHM}:{d.name}{f.name}"
+            for d in self.objects.iterdir()
+            if d.is_dir()
+            for f in d.iterdir()
+            if not is_ignored(f.name)
+        )
+
+
+def _reflink(src: Path, dest: Path) -> bool:
+    import fcntl
+
+    try:
+        with src.open("rb") as s, dest.open("wb") as d:
+            fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+        return True
+    except OSError:
+        if dest.exists():
+            dest.unlink()
+        return False
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
