@@ -32,8 +32,10 @@ def add_sample(project: Project, name: str, path: Path) -> tuple[Sample, bool]:
         UsageError: A bad name or a missing path.
     """
     if not NAME.match(name):
-        raise UsageError(f"bad sample name '{name}': use letters, digits, '.', '_' and '-'",
-                         "for example: wfc sample add patient_01 data/p01.csv")
+        raise UsageError(
+            f"bad sample name '{name}': use letters, digits, '.', '_' and '-'",
+            "for example: wfc sample add patient_01 data/p01.csv",
+        )
     if not path.exists():
         raise UsageError(f"sample path not found: {path}", "check the path")
     store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
@@ -44,8 +46,13 @@ def add_sample(project: Project, name: str, path: Path) -> tuple[Sample, bool]:
         if latest is not None and latest.content_hash == digest:
             return latest, False
         sample = Sample(
-            name=name, version=(latest.version + 1) if latest else 1, content_hash=digest, kind=kind,
-            original_name=path.resolve().name, size=size, source_path=project.relative(path),
+            name=name,
+            version=(latest.version + 1) if latest else 1,
+            content_hash=digest,
+            kind=kind,
+            original_name=path.resolve().name,
+            size=size,
+            source_path=project.relative(path),
             registered_at=record.now(),
         )
         s.add(sample)
@@ -67,8 +74,12 @@ def _update_lock(project: Project, sample: Sample) -> None:
         for entry in json.loads(path.read_text(encoding="utf-8")).get("samples", []):
             entries[(str(entry["name"]), int(entry["version"]))] = entry
     entries[(sample.name, sample.version)] = {
-        "name": sample.name, "version": sample.version, "hash": sample.content_hash, "kind": sample.kind,
-        "size": sample.size, "source": sample.source_path,
+        "name": sample.name,
+        "version": sample.version,
+        "hash": sample.content_hash,
+        "kind": sample.kind,
+        "size": sample.size,
+        "source": sample.source_path,
     }
     doc = {"schema": 1, "samples": [entries[k] for k in sorted(entries)]}
     write_text_atomic(path, json.dumps(doc, indent=2) + "\n")

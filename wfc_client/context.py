@@ -62,8 +62,12 @@ class Context:
 
     def write_results(self, error: str | None = None) -> Path:
         """Write ``_wfc_results.json`` (atomically) and return its path."""
-        data = {"version": contract.RESULTS_VERSION, "outputs": self.outputs, "metrics": self.metrics,
-                "error": error}
+        data = {
+            "version": contract.RESULTS_VERSION,
+            "outputs": self.outputs,
+            "metrics": self.metrics,
+            "error": error,
+        }
         path = self.run_dir / contract.RESULTS_FILE
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")

@@ -21,7 +21,18 @@ NODE_ID = "WFC_NODE_ID"  # label for logs only
 VARIANT = "WFC_VARIANT"  # label for logs only
 SAMPLE = "WFC_SAMPLE"  # the sample of a per-sample step: part of the cache key
 SAMPLES = "WFC_SAMPLES"  # JSON list of gathered sample names (empty WFC_SAMPLE)
-ALL_VARIABLES = (RUN_DIR, INPUT_PATHS, PARAMS, OUTPUTS, RUN_ID, PIPELINE_ID, NODE_ID, VARIANT, SAMPLE, SAMPLES)
+ALL_VARIABLES = (
+    RUN_DIR,
+    INPUT_PATHS,
+    PARAMS,
+    OUTPUTS,
+    RUN_ID,
+    PIPELINE_ID,
+    NODE_ID,
+    VARIANT,
+    SAMPLE,
+    SAMPLES,
+)
 
 # Mount points inside the container.
 MOUNT_METHOD = "/wfc/method"  # the method directory, read-only; the working directory

@@ -19,13 +19,17 @@ _MMAP_THRESHOLD = 4 << 20
 _CHUNK = 1 << 20
 
 # Caches and editor litter that never belong to a method's identity.
-IGNORED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ipynb_checkpoints", ".git", ".DS_Store"})
+IGNORED_NAMES = frozenset(
+    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ipynb_checkpoints", ".git", ".DS_Store"}
+)
 IGNORED_SUFFIXES = (".pyc", ".pyo", "~")
 
 
 def canonical_json(value: Any) -> bytes:
     """Encode ``value`` as canonical JSON bytes (sorted keys, compact, UTF-8, no NaN)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
 
 
 def hash_bytes(data: bytes) -> str:

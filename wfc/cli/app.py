@@ -60,8 +60,11 @@ def init_cmd(
     guarded(body, json_mode=json_out, verbose=verbose)
 
 
-@app.command("run-step", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-             add_help_option=False)
+@app.command(
+    "run-step",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
 def run_step_cmd(ctx: typer.Context) -> None:
     """Run one step of a pipeline (cached or executed in a container). See `wfc run-step --help`."""
     from wfc.cli.run_step import main
@@ -80,8 +83,13 @@ def config_cmd(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: V
         proj = _project(project)
         rows = [[s.spec.key, s.spec.env, s.value, s.source] for s in proj.settings.values()]
         if json_out:
-            emit_json({"schema": "wfc.config/1", "project": str(proj.root),
-                       "settings": [dict(zip(["key", "env", "value", "source"], r, strict=True)) for r in rows]})
+            emit_json(
+                {
+                    "schema": "wfc.config/1",
+                    "project": str(proj.root),
+                    "settings": [dict(zip(["key", "env", "value", "source"], r, strict=True)) for r in rows],
+                }
+            )
         else:
             print(table(rows, ["setting", "variable", "value", "source"]))
 
@@ -104,20 +112,31 @@ def env_list(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: Ver
         for name in list_environments(proj):
             try:
                 lock = read_lock(proj, name)
-                rows.append({"name": name, "built": True, "image_id": lock.image_id, "built_at": lock.built_at})
+                rows.append(
+                    {"name": name, "built": True, "image_id": lock.image_id, "built_at": lock.built_at}
+                )
             except UsageError:
                 rows.append({"name": name, "built": False, "image_id": None, "built_at": None})
         if json_out:
             emit_json({"schema": "wfc.env-list/1", "environments": rows})
         else:
-            print(table([[r["name"], str(r["image_id"] or "not built"), str(r["built_at"] or "")] for r in rows],
-                        ["environment", "image", "built"]))
+            print(
+                table(
+                    [
+                        [str(r["name"]), str(r["image_id"] or "not built"), str(r["built_at"] or "")]
+                        for r in rows
+                    ],
+                    ["environment", "image", "built"],
+                )
+            )
 
     guarded(body, json_mode=json_out, verbose=verbose)
 
 
 @env_app.command("show")
-def env_show(name: str, project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+def env_show(
+    name: str, project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False
+) -> None:
     """Show an environment's lock: image digest, base image, build args, build time.
 
     Example: wfc env show python
@@ -139,8 +158,12 @@ def env_show(name: str, project: ProjectOpt = None, json_out: JsonOpt = False, v
 @env_app.command("build")
 def env_build(
     name: str,
-    base_image: Annotated[str | None, typer.Option(help="Base image (overrides WFC_BASE_IMAGE and files).")] = None,
-    ca_bundle: Annotated[str | None, typer.Option(help="Extra CA bundle (PEM) trusted during the build.")] = None,
+    base_image: Annotated[
+        str | None, typer.Option(help="Base image (overrides WFC_BASE_IMAGE and files).")
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option(help="Extra CA bundle (PEM) trusted during the build.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the build output.")] = False,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
@@ -154,8 +177,9 @@ def env_build(
     def body() -> None:
         from wfc.runtime.environments import build_environment
 
-        lock = build_environment(_project(project), name, base_image=base_image, ca_bundle=ca_bundle,
-                                 echo=not (quiet or json_out))
+        lock = build_environment(
+            _project(project), name, base_image=base_image, ca_bundle=ca_bundle, echo=not (quiet or json_out)
+        )
         if json_out:
             emit_json({"schema": "wfc.env-build/1", **lock.model_dump(mode="json", by_alias=True)})
         else:
@@ -181,12 +205,19 @@ def sample_add(
         from wfc.samples import add_sample
 
         sample, created = add_sample(_project(project), name, path)
-        doc = {"name": sample.name, "version": sample.version, "hash": sample.content_hash,
-               "size": sample.size, "kind": sample.kind, "created": created}
+        doc = {
+            "name": sample.name,
+            "version": sample.version,
+            "hash": sample.content_hash,
+            "size": sample.size,
+            "kind": sample.kind,
+            "created": created,
+        }
         if json_out:
             emit_json({"schema": "wfc.sample-add/1", **doc})
         elif created:
-            say(f"added sample {sample.name}@{sample.version} ({sample.kind}, {sample.size} bytes, {sample.content_hash})")
+            what = f"{sample.kind}, {sample.size} bytes, {sample.content_hash}"
+            say(f"added sample {sample.name}@{sample.version} ({what})")
         else:
             say(f"sample {sample.name}@{sample.version} already has this content: nothing changed")
 
@@ -204,12 +235,36 @@ def sample_list(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: 
         from wfc.samples import list_samples
 
         rows = list_samples(_project(project))
-        docs = [{"name": r.name, "version": r.version, "hash": r.content_hash, "kind": r.kind, "size": r.size,
-                 "source": r.source_path, "registered_at": r.registered_at.isoformat()} for r in rows]
+        docs = [
+            {
+                "name": r.name,
+                "version": r.version,
+                "hash": r.content_hash,
+                "kind": r.kind,
+                "size": r.size,
+                "source": r.source_path,
+                "registered_at": r.registered_at.isoformat(),
+            }
+            for r in rows
+        ]
         if json_out:
             emit_json({"schema": "wfc.sample-list/1", "samples": docs})
         else:
-            print(table([[d["name"], str(d["version"]), str(d["kind"]), str(d["size"]), str(d["hash"]),
-                          str(d["source"])] for d in docs], ["sample", "version", "kind", "bytes", "hash", "source"]))
+            print(
+                table(
+                    [
+                        [
+                            str(d["name"]),
+                            str(d["version"]),
+                            str(d["kind"]),
+                            str(d["size"]),
+                            str(d["hash"]),
+                            str(d["source"]),
+                        ]
+                        for d in docs
+                    ],
+                    ["sample", "version", "kind", "bytes", "hash", "source"],
+                )
+            )
 
     guarded(body, json_mode=json_out, verbose=verbose)

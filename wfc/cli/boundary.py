@@ -26,9 +26,13 @@ def guarded(body: Callable[[], int | None], *, json_mode: bool = False, verbose:
     except KeyboardInterrupt:
         code = _report("interrupted", "", ExitCode.INTERRUPTED, json_mode, verbose)
     except Exception as exc:
-        code = _report(f"internal error: {type(exc).__name__}: {exc}",
-                       "this is a bug in wfc: rerun with --verbose and report the traceback",
-                       ExitCode.FAILED, json_mode, True)
+        code = _report(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in wfc: rerun with --verbose and report the traceback",
+            ExitCode.FAILED,
+            json_mode,
+            True,
+        )
     sys.stdout.flush()
     sys.exit(int(code))
 
@@ -59,5 +63,8 @@ def say(message: str) -> None:
 def table(rows: list[list[str]], header: list[str]) -> str:
     """Render rows as an aligned plain-text table."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
     return "\n".join(lines)

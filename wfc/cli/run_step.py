@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node", required=True, help="the node id")
     p.add_argument("--sample", help="the sample, for a per-sample node")
     p.add_argument("--variant", help="a variant declared by the node")
-    p.add_argument("--pipeline-run", help="record into this pipeline run (default: $WFC_PIPELINE_RUN or ad hoc)")
+    p.add_argument(
+        "--pipeline-run", help="record into this pipeline run (default: $WFC_PIPELINE_RUN or ad hoc)"
+    )
     p.add_argument("--force", action="store_true", help="execute even when the step is cached")
     p.add_argument("--stream", action="store_true", help="stream the method's output to the terminal")
     p.add_argument("--project", help="the project directory (default: nearest wfc.toml)")
@@ -70,9 +72,14 @@ def _run(argv: list[str]) -> int:
 
     project = Project.load(args.project)
     outcome = run_step(
-        project, args.pipeline, args.node, args.sample, args.variant,
+        project,
+        args.pipeline,
+        args.node,
+        args.sample,
+        args.variant,
         pipeline_run_id=args.pipeline_run or os.environ.get("WFC_PIPELINE_RUN") or None,
-        force=args.force, echo=args.stream,
+        force=args.force,
+        echo=args.stream,
     )
     if args.json:
         emit_json(outcome.to_json())
@@ -88,9 +95,11 @@ def _run(argv: list[str]) -> int:
 
 def _print(outcome: Any) -> None:
     if outcome.status == "cached":
-        say(f"{outcome.name}: cached (run {outcome.run_id}, from {outcome.cache_source}) in {outcome.seconds:.2f}s")
+        source = outcome.cache_source
+        say(f"{outcome.name}: cached (run {outcome.run_id}, from {source}) in {outcome.seconds:.2f}s")
     elif outcome.status == "completed":
-        say(f"{outcome.name}: completed (run {outcome.run_id}; executed: {outcome.reason}) in {outcome.seconds:.2f}s")
+        why = outcome.reason
+        say(f"{outcome.name}: completed (run {outcome.run_id}; ran: {why}) in {outcome.seconds:.2f}s")
     for slot, out in outcome.outputs.items():
         sys.stdout.write(f"{slot}\t{out['hash']}\t{out['size']}\t{out['path']}\n")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, inspect, select, text
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,7 +57,9 @@ def open_database(url: str) -> Database:
     try:
         engine = _make_engine(url)
     except (ArgumentError, ModuleNotFoundError) as exc:
-        raise UsageError(f"bad database URL {url!r}: {exc}", "set WFC_DATABASE_URL to a SQLAlchemy URL") from None
+        raise UsageError(
+            f"bad database URL {url!r}: {exc}", "set WFC_DATABASE_URL to a SQLAlchemy URL"
+        ) from None
     try:
         version = _current_version(engine)
         if version != SCHEMA_VERSION:
@@ -121,8 +123,8 @@ def _migrate(engine: Engine) -> None:
         for version, _description, upgrade in MIGRATIONS:
             if version > current:
                 upgrade(conn)
-                conn.execute(Meta.__table__.delete().where(Meta.key == "schema_version"))
-                conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(version)))
+                conn.execute(delete(Meta).where(Meta.key == "schema_version"))
+                conn.execute(insert(Meta).values(key="schema_version", value=str(version)))
 
 
 def _safe(url: str) -> str:

@@ -65,7 +65,12 @@ def start_run(db: Database, run: Run, inputs: Iterable[RunInput]) -> None:
 
 
 def complete_run(
-    db: Database, run_id: str, outputs: list[RunOutput], *, metrics: dict[str, Any], logs: tuple[str, str]
+    db: Database,
+    run_id: str,
+    outputs: list[RunOutput],
+    *,
+    metrics: dict[str, Any],
+    logs: tuple[str | None, str | None],
 ) -> None:
     """Mark an executed run ``completed`` together with its archived outputs: one transaction."""
     with db.session() as s, s.begin():
@@ -93,8 +98,16 @@ def record_cached(db: Database, run: Run, inputs: Iterable[RunInput], outputs: l
         s.add_all(outputs)
 
 
-def fail_run(db: Database, run_id: str, *, error: str, tail: str | None, exit_code: int | None,
-             logs: tuple[str | None, str | None], status: Status = Status.FAILED) -> None:
+def fail_run(
+    db: Database,
+    run_id: str,
+    *,
+    error: str,
+    tail: str | None,
+    exit_code: int | None,
+    logs: tuple[str | None, str | None],
+    status: Status = Status.FAILED,
+) -> None:
     """Mark a run ``failed`` (or ``cancelled``) with its message, stderr tail, exit code and logs."""
     with db.session() as s, s.begin():
         s.execute(

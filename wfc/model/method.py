@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field, field_validator, model_validator
 
@@ -114,9 +114,7 @@ class MethodSpec(Frozen):
         return {
             "inputs": {k: {"required": v.required, "multiple": v.multiple} for k, v in self.inputs.items()},
             "outputs": {k: {"file": v.file, "required": v.required} for k, v in self.outputs.items()},
-            "params": {
-                k: p.model_dump(mode="json", exclude={"description"}) for k, p in self.params.items()
-            },
+            "params": {k: p.model_dump(mode="json", exclude={"description"}) for k, p in self.params.items()},
             "command": self.argv,
             "network": self.network,
         }
@@ -158,19 +156,12 @@ def check_param(name: str, spec: ParamSpec, value: Any) -> Any:
     Raises:
         ValueError: The message names the expected and the actual value.
     """
-    expected = {
-        ParamType.STR: str,
-        ParamType.INT: int,
-        ParamType.FLOAT: (int, float),
-        ParamType.BOOL: bool,
-        ParamType.LIST: list,
-        ParamType.DICT: dict,
-    }[spec.type]
+    expected = _PYTHON_TYPES[spec.type]
     is_bool = isinstance(value, bool)
     if not isinstance(value, expected) or (is_bool and spec.type in (ParamType.INT, ParamType.FLOAT)):
         raise ValueError(f"expected {spec.type.value}, got {_show(value)}")
     if spec.type is ParamType.FLOAT:
-        value = float(value)
+        value = float(cast(float, value))
     if spec.choices is not None and value not in spec.choices:
         raise ValueError(f"{_show(value)} is not one of {spec.choices}")
     if spec.min is not None and isinstance(value, int | float) and value < spec.min:
@@ -178,6 +169,16 @@ def check_param(name: str, spec: ParamSpec, value: Any) -> Any:
     if spec.max is not None and isinstance(value, int | float) and value > spec.max:
         raise ValueError(f"{value} is above the maximum {spec.max:g}")
     return value
+
+
+_PYTHON_TYPES: dict[ParamType, type | tuple[type, ...]] = {
+    ParamType.STR: str,
+    ParamType.INT: int,
+    ParamType.FLOAT: (int, float),
+    ParamType.BOOL: bool,
+    ParamType.LIST: list,
+    ParamType.DICT: dict,
+}
 
 
 def _show(value: Any) -> str:

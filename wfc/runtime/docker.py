@@ -8,6 +8,7 @@ but the run directory, and the method's cpu and memory limits.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from pathlib import Path
@@ -63,7 +64,9 @@ class DockerRuntime:
                 "rebuild the environment with `wfc env build NAME`",
             ) from None
         except APIError as exc:
-            raise InfraError(f"Docker could not create the container: {_first_line(exc)}", DOCKER_HINT) from None
+            raise InfraError(
+                f"Docker could not create the container: {_first_line(exc)}", DOCKER_HINT
+            ) from None
         try:
             container.start()
             pumps = [
@@ -84,10 +87,8 @@ class DockerRuntime:
             oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
             return ExecResult(exit_code=exit_code, oom_killed=oom, timed_out=timed_out)
         finally:
-            try:
+            with contextlib.suppress(APIError):
                 container.remove(force=True)
-            except APIError:
-                pass
 
 
 def _create_kwargs(spec: ExecSpec) -> dict[str, Any]:

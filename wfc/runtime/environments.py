@@ -89,8 +89,13 @@ def base_image_for(project: Project, name: str, option: str | None = None) -> st
 
 
 def build_environment(
-    project: Project, name: str, *, base_image: str | None = None, ca_bundle: str | None = None,
-    echo: bool = True, client: Any | None = None,
+    project: Project,
+    name: str,
+    *,
+    base_image: str | None = None,
+    ca_bundle: str | None = None,
+    echo: bool = True,
+    client: Any | None = None,
 ) -> EnvLock:
     """Build an environment's image and write its lock.
 
@@ -164,15 +169,18 @@ def _docker_build(
             text = str(event.get("stream") or event.get("status") or "")
             if text and echo:
                 sys.stderr.write(text if text.endswith("\n") else text + "\n")
-            tail = (tail + [text.strip()])[-15:] if text.strip() else tail
+            tail = [*tail, text.strip()][-15:] if text.strip() else tail
             if "error" in event:
                 error = str(event["error"]).strip()
-                hint = f"build the base image with scripts/make-base-image.sh {base}" if base in error else (
-                    f"fix environments/{name}/Dockerfile"
+                hint = (
+                    f"build the base image with scripts/make-base-image.sh {base}"
+                    if base in error
+                    else (f"fix environments/{name}/Dockerfile")
                 )
                 raise StepFailed(f"building environment '{name}' failed: {error}", hint)
     except APIError as exc:
-        raise StepFailed(f"building environment '{name}' failed: {exc.explanation or exc}",
-                         f"fix environments/{name}/Dockerfile") from None
+        raise StepFailed(
+            f"building environment '{name}' failed: {exc.explanation or exc}",
+            f"fix environments/{name}/Dockerfile",
+        ) from None
     return str(client.images.get(tag).id)
-

@@ -19,11 +19,10 @@ from wfc_client.contract import RESULTS_FILE, parse_results
 
 @dataclass(frozen=True)
 class Collected:
-    """What an execution produced: output paths by slot (relative), metrics, its own error."""
+    """What an execution produced: output paths by slot (relative) and metrics."""
 
     outputs: dict[str, str]
     metrics: dict[str, Any]
-    error: str | None
 
 
 def read_results(run_dir: Path) -> dict[str, Any] | None:
@@ -50,8 +49,10 @@ def collect(spec: MethodSpec, run_dir: Path, results: dict[str, Any] | None) -> 
     declared = (results or {}).get("outputs", {})
     unknown = sorted(set(declared) - set(spec.outputs))
     if unknown:
-        raise StepFailed(f"{RESULTS_FILE} names unknown output slots {unknown}",
-                         "declare them under outputs: in method.yaml")
+        raise StepFailed(
+            f"{RESULTS_FILE} names unknown output slots {unknown}",
+            "declare them under outputs: in method.yaml",
+        )
     found: dict[str, str] = {}
     for slot, out in spec.outputs.items():
         rel = str(declared.get(slot, out.file)).rstrip("/")
@@ -67,21 +68,25 @@ def collect(spec: MethodSpec, run_dir: Path, results: dict[str, Any] | None) -> 
         if path.is_dir():
             _check_tree(run_dir, slot, path)
         found[slot] = rel
-    return Collected(found, dict((results or {}).get("metrics", {})), (results or {}).get("error"))
+    return Collected(found, dict((results or {}).get("metrics", {})))
 
 
 def _inside(run_dir: Path, slot: str, rel: str) -> Path | None:
     if not rel or os.path.isabs(rel) or ".." in Path(rel).parts:
-        raise StepFailed(f"output '{slot}' path {rel!r} escapes the run directory",
-                         "outputs must be relative paths inside WFC_RUN_DIR")
+        raise StepFailed(
+            f"output '{slot}' path {rel!r} escapes the run directory",
+            "outputs must be relative paths inside WFC_RUN_DIR",
+        )
     path = run_dir / rel
     if not os.path.lexists(path):
         return None
     root = run_dir.resolve()
     real = path.resolve()
     if real != root and root not in real.parents:
-        raise StepFailed(f"output '{slot}' ({rel}) is a link that escapes the run directory (to {real})",
-                         "write real files inside WFC_RUN_DIR instead of links")
+        raise StepFailed(
+            f"output '{slot}' ({rel}) is a link that escapes the run directory (to {real})",
+            "write real files inside WFC_RUN_DIR instead of links",
+        )
     return path
 
 

@@ -87,22 +87,28 @@ def execute(ex: Execution) -> ExecOutput:
     return ExecOutput(out_dir, outputs, metrics, error, result.exit_code, tail, logs)
 
 
-def _judge(ex: Execution, result: ExecResult, out_dir: Path, stderr: Path) -> tuple[str | None, dict[str, str], dict[str, Any]]:
+def _judge(
+    ex: Execution, result: ExecResult, out_dir: Path, stderr: Path
+) -> tuple[str | None, dict[str, str], dict[str, Any]]:
     spec = ex.step.method.spec
     if result.timed_out:
         return f"timed out after {spec.resources.timeout:g} s (resources.timeout)", {}, {}
     if result.oom_killed:
-        return f"out of memory: killed by the kernel at the {spec.resources.memory} limit (resources.memory)", {}, {}
+        return (
+            f"out of memory: killed by the kernel at the {spec.resources.memory} limit (resources.memory)",
+            {},
+            {},
+        )
     try:
         results = read_results(out_dir)
+        reported = (results or {}).get("error")
         if result.exit_code != 0:
-            reported = (results or {}).get("error")
             return reported or _last_line(stderr) or f"exited with code {result.exit_code}", {}, {}
+        if reported:
+            return str(reported), {}, {}
         collected = collect(spec, out_dir, results)
     except StepFailed as exc:
         return exc.message, {}, {}
-    if collected.error:
-        return collected.error, {}, {}
     return None, collected.outputs, collected.metrics
 
 
@@ -115,14 +121,17 @@ def _stage_inputs(ex: Execution) -> dict[str, list[str]]:
         try:
             ex.store.materialize(item.digest, item.kind, root / rel)
         except StepFailed as exc:
-            source = f"sample {item.sample_name}" if item.source_run_id is None else f"run {item.source_run_id}"
+            source = (
+                f"sample {item.sample_name}" if item.source_run_id is None else f"run {item.source_run_id}"
+            )
             raise StepFailed(f"input '{item.slot}' ({source}): {exc.message}", exc.hint) from None
         paths[item.slot].append(f"{contract.MOUNT_INPUTS}/{rel}")
     return paths
 
 
-def _exec_spec(ex: Execution, out_dir: Path, stdout: Path, stderr: Path, input_paths: dict[str, list[str]],
-               user: str) -> ExecSpec:
+def _exec_spec(
+    ex: Execution, out_dir: Path, stdout: Path, stderr: Path, input_paths: dict[str, list[str]], user: str
+) -> ExecSpec:
     step = ex.step
     spec = step.method.spec
     env = {
@@ -156,8 +165,12 @@ def _exec_spec(ex: Execution, out_dir: Path, stdout: Path, stderr: Path, input_p
         ],
         stdout_path=stdout,
         stderr_path=stderr,
-        labels={"wfc.run": ex.run_id, "wfc.pipeline-run": ex.pipeline_run_id, "wfc.node": step.node.id,
-                "wfc.project": str(ex.project.root)},
+        labels={
+            "wfc.run": ex.run_id,
+            "wfc.pipeline-run": ex.pipeline_run_id,
+            "wfc.node": step.node.id,
+            "wfc.project": str(ex.project.root),
+        },
         user=user,
         network=spec.network,
         cpus=spec.resources.cpus,

@@ -93,8 +93,12 @@ def run_step(
     step = Resolver(project, pipeline, db, str(pipeline_path)).resolve(node, sample, variant)
     ad_hoc = pipeline_run_id is None
     pr_id = pipeline_run_id or record.create_pipeline_run(
-        db, name=pipeline.name, document_hash=hash_bytes(raw), document=raw.decode("utf-8", "replace"),
-        git_commit=_git_commit(project.root), version=__version__,
+        db,
+        name=pipeline.name,
+        document_hash=hash_bytes(raw),
+        document=raw.decode("utf-8", "replace"),
+        git_commit=_git_commit(project.root),
+        version=__version__,
     )
     status = Status.FAILED
     try:
@@ -122,6 +126,7 @@ class _Lifecycle:
 
     def run(self, force: bool) -> StepOutcome:
         spec = self.step.method.spec
+        reason: str | None
         if not spec.cache:
             reason = "method declares cache: false"
         elif force:
@@ -133,10 +138,9 @@ class _Lifecycle:
         runtime = self.runtime or _default_runtime(self.project, self.step)
         with claim(self.project.state_dir / "locks", self.step.key):
             if spec.cache and not force:
-                hit, again = self._lookup()  # another claimant may have finished meanwhile
+                hit, _ = self._lookup()  # another claimant may have finished meanwhile
                 if hit is not None:
                     return self._record_hit(*hit)
-                reason = again or reason
             with self.db.session() as s:
                 stale = [r.id for r in query.running_with_key(s, self.step.key, record.HOST)]
             record.mark_stale(self.db, stale)
@@ -158,28 +162,61 @@ class _Lifecycle:
     def _new_run(self, run_id: str, status: Status, **fields: Any) -> Run:
         step = self.step
         return Run(
-            id=run_id, pipeline_run_id=self.pipeline_run_id, node_id=step.node.id, sample=step.sample,
-            variant=step.variant, members=step.members, module=step.method.module, method=step.method.name,
-            code_hash=step.method.code_hash, contract_hash=step.method.contract_hash, params=step.params,
-            env_name=step.env_name, env_digest=step.env_digest, key=step.key, status=status.value,
-            started_at=record.now(), host=record.HOST, pid=os.getpid(), **fields,
+            id=run_id,
+            pipeline_run_id=self.pipeline_run_id,
+            node_id=step.node.id,
+            sample=step.sample,
+            variant=step.variant,
+            members=step.members,
+            module=step.method.module,
+            method=step.method.name,
+            code_hash=step.method.code_hash,
+            contract_hash=step.method.contract_hash,
+            params=step.params,
+            env_name=step.env_name,
+            env_digest=step.env_digest,
+            key=step.key,
+            status=status.value,
+            started_at=record.now(),
+            host=record.HOST,
+            pid=os.getpid(),
+            **fields,
         )
 
     def _input_rows(self, run_id: str) -> list[RunInput]:
         return [
-            RunInput(run_id=run_id, slot=i.slot, position=i.position, content_hash=i.digest, kind=i.kind,
-                     source_run_id=i.source_run_id, source_slot=i.source_slot, sample_name=i.sample_name,
-                     sample_version=i.sample_version)
+            RunInput(
+                run_id=run_id,
+                slot=i.slot,
+                position=i.position,
+                content_hash=i.digest,
+                kind=i.kind,
+                source_run_id=i.source_run_id,
+                source_slot=i.source_slot,
+                sample_name=i.sample_name,
+                sample_version=i.sample_version,
+            )
             for i in self.step.inputs
         ]
 
     def _record_hit(self, source: Run, outputs: dict[str, RunOutput]) -> StepOutcome:
         run_id = new_id(STEP_PREFIX)
-        run = self._new_run(run_id, Status.CACHED, cache_source_id=source.id, ended_at=record.now(),
-                            metrics=source.metrics, stdout_object=source.stdout_object,
-                            stderr_object=source.stderr_object, exit_code=0)
-        rows = [RunOutput(run_id=run_id, slot=o.slot, path=o.path, content_hash=o.content_hash, size=o.size,
-                          kind=o.kind) for o in outputs.values()]
+        run = self._new_run(
+            run_id,
+            Status.CACHED,
+            cache_source_id=source.id,
+            ended_at=record.now(),
+            metrics=source.metrics,
+            stdout_object=source.stdout_object,
+            stderr_object=source.stderr_object,
+            exit_code=0,
+        )
+        rows = [
+            RunOutput(
+                run_id=run_id, slot=o.slot, path=o.path, content_hash=o.content_hash, size=o.size, kind=o.kind
+            )
+            for o in outputs.values()
+        ]
         record.record_cached(self.db, run, self._input_rows(run_id), rows)
         return self._outcome(run_id, Status.CACHED, rows, cache_source=source.id)
 
@@ -188,28 +225,63 @@ class _Lifecycle:
         run_dir = self.project.state_dir / "runs" / run_id
         run_dir.mkdir(parents=True)
         log_dir = self.project.relative(run_dir)
-        record.start_run(self.db, self._new_run(run_id, Status.RUNNING, reason=reason, log_dir=log_dir),
-                         self._input_rows(run_id))
+        record.start_run(
+            self.db,
+            self._new_run(run_id, Status.RUNNING, reason=reason, log_dir=log_dir),
+            self._input_rows(run_id),
+        )
         try:
-            result = execute(Execution(self.project, self.store, self.step, run_id, self.pipeline_run_id,
-                                       run_dir, runtime, self.echo))
+            result = execute(
+                Execution(
+                    self.project,
+                    self.store,
+                    self.step,
+                    run_id,
+                    self.pipeline_run_id,
+                    run_dir,
+                    runtime,
+                    self.echo,
+                )
+            )
         except KeyboardInterrupt:
-            record.fail_run(self.db, run_id, error="cancelled by user", tail=None, exit_code=None,
-                            logs=(None, None), status=Status.CANCELLED)
+            record.fail_run(
+                self.db,
+                run_id,
+                error="cancelled by user",
+                tail=None,
+                exit_code=None,
+                logs=(None, None),
+                status=Status.CANCELLED,
+            )
             raise
         except Exception as exc:
             message = exc.message if isinstance(exc, StepFailed | UsageError) else f"internal error: {exc!r}"
             record.fail_run(self.db, run_id, error=message, tail=None, exit_code=None, logs=(None, None))
             raise
         if result.error is not None:
-            record.fail_run(self.db, run_id, error=result.error, tail=result.stderr_tail,
-                            exit_code=result.exit_code, logs=result.logs)
-            return self._outcome(run_id, Status.FAILED, [], reason=reason, error=result.error,
-                                 exit_code=result.exit_code, log_dir=log_dir)
+            record.fail_run(
+                self.db,
+                run_id,
+                error=result.error,
+                tail=result.stderr_tail,
+                exit_code=result.exit_code,
+                logs=result.logs,
+            )
+            return self._outcome(
+                run_id,
+                Status.FAILED,
+                [],
+                reason=reason,
+                error=result.error,
+                exit_code=result.exit_code,
+                log_dir=log_dir,
+            )
         rows = []
         for slot, rel in sorted(result.outputs.items()):
             digest, size, kind = self.store.put(result.out_dir / rel)
-            rows.append(RunOutput(run_id=run_id, slot=slot, path=rel, content_hash=digest, size=size, kind=kind))
+            rows.append(
+                RunOutput(run_id=run_id, slot=slot, path=rel, content_hash=digest, size=size, kind=kind)
+            )
             failpoint("archive.after_output")
         record.complete_run(self.db, run_id, rows, metrics=result.metrics, logs=result.logs)
         shutil.rmtree(result.out_dir.parent / "inputs", ignore_errors=True)
@@ -217,9 +289,18 @@ class _Lifecycle:
         return self._outcome(run_id, Status.COMPLETED, rows, reason=reason, exit_code=0, log_dir=log_dir)
 
     def _outcome(self, run_id: str, status: Status, rows: list[RunOutput], **extra: Any) -> StepOutcome:
-        outputs = {r.slot: {"path": r.path, "hash": r.content_hash, "size": r.size, "kind": r.kind} for r in rows}
-        return StepOutcome(run_id=run_id, pipeline_run_id=self.pipeline_run_id, name=self.step.name,
-                           key=self.step.key, status=status, outputs=outputs, **extra)
+        outputs = {
+            r.slot: {"path": r.path, "hash": r.content_hash, "size": r.size, "kind": r.kind} for r in rows
+        }
+        return StepOutcome(
+            run_id=run_id,
+            pipeline_run_id=self.pipeline_run_id,
+            name=self.step.name,
+            key=self.step.key,
+            status=status,
+            outputs=outputs,
+            **extra,
+        )
 
 
 def _default_runtime(project: Project, step: ResolvedStep) -> Runtime:
@@ -243,8 +324,13 @@ def _git_commit(root: Path) -> str | None:
     if not (root / ".git").exists():
         return None
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

@@ -45,9 +45,10 @@ def load_method(project: Project, ref: str) -> Method:
     directory = project.methods_dir / module / name
     path = directory / METHOD_FILE
     if not path.is_file():
+        known = known_methods(project)
         raise UsageError(
-            f"unknown method '{ref}': {project.relative(path)} does not exist{did_you_mean(ref, known_methods(project))}",
-            "create it, or fix the node's \"method\" (known: " + (", ".join(known_methods(project)) or "none") + ")",
+            f"unknown method '{ref}': {project.relative(path)} does not exist{did_you_mean(ref, known)}",
+            'create it, or fix the node\'s "method" (known: ' + (", ".join(known) or "none") + ")",
         )
     spec = parse_method_file(path, project.relative(path))
     entry = directory / spec.entry
@@ -77,7 +78,9 @@ def parse_method_file(path: Path, shown: str) -> MethodSpec:
     try:
         return MethodSpec.model_validate(data)
     except ValidationError as exc:
-        raise UsageError(f"{shown}: {first_error(exc)}", "see docs/methods.md for the method.yaml fields") from None
+        raise UsageError(
+            f"{shown}: {first_error(exc)}", "see docs/methods.md for the method.yaml fields"
+        ) from None
 
 
 def known_methods(project: Project) -> list[str]:

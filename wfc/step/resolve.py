@@ -80,19 +80,25 @@ class Resolver:
         """
         node = self.pipeline.node(node_id)
         if isinstance(node, InputNode):
-            raise UsageError(f"node '{node_id}' is an input node: it has no step to run",
-                             "run a method node that reads it")
+            raise UsageError(
+                f"node '{node_id}' is an input node: it has no step to run", "run a method node that reads it"
+            )
         samples = self.samples_of(node_id)
         if samples is None and sample is not None:
-            raise UsageError(f"node '{node_id}' is not per-sample: it takes no --sample",
-                             "drop --sample for this node")
+            raise UsageError(
+                f"node '{node_id}' is not per-sample: it takes no --sample", "drop --sample for this node"
+            )
         if samples is not None:
             if sample is None:
-                raise UsageError(f"node '{node_id}' runs once per sample: say which with --sample",
-                                 "samples: " + ", ".join(samples))
+                raise UsageError(
+                    f"node '{node_id}' runs once per sample: say which with --sample",
+                    "samples: " + ", ".join(samples),
+                )
             if sample not in samples:
-                raise UsageError(f"node '{node_id}' has no sample '{sample}'{did_you_mean(sample, samples)}",
-                                 "samples: " + ", ".join(samples))
+                raise UsageError(
+                    f"node '{node_id}' has no sample '{sample}'{did_you_mean(sample, samples)}",
+                    "samples: " + ", ".join(samples),
+                )
         memo = (node_id, sample, variant)
         if memo not in self._steps:
             self._steps[memo] = self._resolve(node, sample, variant)
@@ -113,7 +119,8 @@ class Resolver:
             if found is not None and set(found) != set(upstream):
                 a, b = sorted(set(found) - set(upstream)), sorted(set(upstream) - set(found))
                 raise UsageError(
-                    f"node '{node_id}' joins upstreams with different samples: missing {b} on one side, {a} on the other",
+                    f"node '{node_id}' joins upstreams with different samples: "
+                    f"missing {b} on one side, {a} on the other",
                     "give both per-sample upstreams the same samples",
                 )
             found = upstream
@@ -131,7 +138,8 @@ class Resolver:
         if variant is not None:
             if variant not in node.variants:
                 raise UsageError(
-                    f"node '{node.id}' has no variant '{variant}'{did_you_mean(variant, list(node.variants))}",
+                    f"node '{node.id}' has no variant '{variant}'"
+                    + did_you_mean(variant, list(node.variants)),
                     "variants: " + (", ".join(node.variants) or "none"),
                 )
             given.update(node.variants[variant])
@@ -142,13 +150,33 @@ class Resolver:
         for item in inputs:
             by_slot.setdefault(item.slot, []).append(item.digest)
         identity = StepIdentity(
-            module=method.module, method=method.name, code=method.code_hash, contract=method.contract_hash,
-            params=params, env_digest=lock.image_id, inputs=by_slot, sample=sample, members=members,
+            module=method.module,
+            method=method.name,
+            code=method.code_hash,
+            contract=method.contract_hash,
+            params=params,
+            env_digest=lock.image_id,
+            inputs=by_slot,
+            sample=sample,
+            members=members,
         )
-        return ResolvedStep(node, method, params, method.spec.env, lock.image_id, sample, variant, members,
-                            inputs, identity, step_key(identity))
+        return ResolvedStep(
+            node,
+            method,
+            params,
+            method.spec.env,
+            lock.image_id,
+            sample,
+            variant,
+            members,
+            inputs,
+            identity,
+            step_key(identity),
+        )
 
-    def _inputs(self, node: MethodNode, method: Method, sample: str | None) -> tuple[list[InputItem], list[str] | None]:
+    def _inputs(
+        self, node: MethodNode, method: Method, sample: str | None
+    ) -> tuple[list[InputItem], list[str] | None]:
         items: list[InputItem] = []
         members: set[str] = set()
         missing: list[ResolvedStep] = []
@@ -161,19 +189,24 @@ class Resolver:
         if missing:
             first = missing[0]
             example = f"wfc run-step {self.document} --node {first.node.id}" + (
-                f" --sample {first.sample}" if first.sample else "")
+                f" --sample {first.sample}" if first.sample else ""
+            )
             raise UsageError(
                 f"upstream steps of '{node.id}' have not run: {', '.join(m.name for m in missing)}",
                 f"run them first, e.g. `{example}`",
             )
-        for slot_name, slot in method.spec.inputs.items():
+        for slot_name, declared in method.spec.inputs.items():
             count = sum(1 for i in items if i.slot == slot_name)
-            if slot.required and count == 0:
-                raise UsageError(f"node '{node.id}': required input slot '{slot_name}' is not fed by any link",
-                                 f'add a link {{"from": "...", "to": "{node.id}.{slot_name}"}}')
-            if count > 1 and not slot.multiple:
-                raise UsageError(f"node '{node.id}': input slot '{slot_name}' receives {count} inputs but is not multiple",
-                                 f"declare inputs.{slot_name}.multiple: true in method.yaml, or feed it one input")
+            if declared.required and count == 0:
+                raise UsageError(
+                    f"node '{node.id}': required input slot '{slot_name}' is not fed by any link",
+                    f'add a link {{"from": "...", "to": "{node.id}.{slot_name}"}}',
+                )
+            if count > 1 and not declared.multiple:
+                raise UsageError(
+                    f"node '{node.id}': input slot '{slot_name}' receives {count} inputs but is not multiple",
+                    f"declare inputs.{slot_name}.multiple: true in method.yaml, or feed it one input",
+                )
         return items, (sorted(members) if members else None)
 
     def _target_slot(self, node: MethodNode, method: Method, link: Link) -> str:
@@ -181,21 +214,29 @@ class Resolver:
         slot = link.target.slot
         if slot is None:
             if len(slots) != 1:
-                raise UsageError(f"link to '{node.id}' must name a slot: {method.ref} has inputs {slots}",
-                                 f'write "to": "{node.id}.SLOT"')
+                raise UsageError(
+                    f"link to '{node.id}' must name a slot: {method.ref} has inputs {slots}",
+                    f'write "to": "{node.id}.SLOT"',
+                )
             return slots[0]
         if slot not in method.spec.inputs:
-            raise UsageError(f"link to '{node.id}.{slot}': {method.ref} has no input slot '{slot}'{did_you_mean(slot, slots)}",
-                             "input slots: " + ", ".join(slots))
+            raise UsageError(
+                f"link to '{node.id}.{slot}': {method.ref} has no input slot '{slot}'"
+                + did_you_mean(slot, slots),
+                "input slots: " + ", ".join(slots),
+            )
         return slot
 
-    def _from_link(self, link: Link, slot: str, sample: str | None, members: set[str],
-                   missing: list[ResolvedStep]) -> list[InputItem]:
+    def _from_link(
+        self, link: Link, slot: str, sample: str | None, members: set[str], missing: list[ResolvedStep]
+    ) -> list[InputItem]:
         source = self.pipeline.node(link.source.node)
         if isinstance(source, InputNode):
             if link.source.slot not in (None, "data"):
-                raise UsageError(f"input node '{source.id}' has one slot, 'data', not '{link.source.slot}'",
-                                 f'write "from": "{source.id}"')
+                raise UsageError(
+                    f"input node '{source.id}' has one slot, 'data', not '{link.source.slot}'",
+                    f'write "from": "{source.id}"',
+                )
             refs = [_sample_ref(s) for s in source.samples]
             if source.mode == "each" and not link.gather:
                 refs = [r for r in refs if r[0] == sample]
@@ -207,12 +248,16 @@ class Resolver:
         out_slot = link.source.slot
         if out_slot is None:
             if len(out_slots) != 1:
-                raise UsageError(f"link from '{source.id}' must name a slot: {source_method.ref} has outputs {out_slots}",
-                                 f'write "from": "{source.id}.SLOT"')
+                raise UsageError(
+                    f"link from '{source.id}' must name a slot: {source_method.ref} has outputs {out_slots}",
+                    f'write "from": "{source.id}.SLOT"',
+                )
             out_slot = out_slots[0]
         elif out_slot not in source_method.spec.outputs:
-            raise UsageError(f"link from '{source.id}.{out_slot}': no such output slot{did_you_mean(out_slot, out_slots)}",
-                             "output slots: " + ", ".join(out_slots))
+            raise UsageError(
+                f"link from '{source.id}.{out_slot}': no such output slot{did_you_mean(out_slot, out_slots)}",
+                "output slots: " + ", ".join(out_slots),
+            )
         upstream_samples = self.samples_of(source.id)
         if link.gather and upstream_samples is not None:
             members.update(upstream_samples)
@@ -232,11 +277,19 @@ class Resolver:
         if row is None:
             what = f"{name}@{version}" if version else name
             raise UsageError(f"unknown sample '{what}'", f"register it with `wfc sample add {name} PATH`")
-        return InputItem(slot, 0, row.content_hash, "dir" if row.kind == "dir" else "file", row.original_name,
-                         sample_name=row.name, sample_version=row.version)
+        return InputItem(
+            slot,
+            0,
+            row.content_hash,
+            "dir" if row.kind == "dir" else "file",
+            row.original_name,
+            sample_name=row.name,
+            sample_version=row.version,
+        )
 
-    def _upstream_item(self, node_id: str, sample: str | None, slot: str, out_slot: str,
-                       missing: list[ResolvedStep]) -> InputItem | None:
+    def _upstream_item(
+        self, node_id: str, sample: str | None, slot: str, out_slot: str, missing: list[ResolvedStep]
+    ) -> InputItem | None:
         upstream = self.resolve(node_id, sample)
         with self.db.session() as s:
             run = query.find_completed(s, upstream.key)
@@ -246,11 +299,21 @@ class Resolver:
             return None
         out = outputs.get(out_slot)
         if out is None:
-            raise UsageError(f"upstream step {upstream.name} (run {run.id}) produced no '{out_slot}' output",
-                             "make the output required, or do not link an optional output that is absent")
+            raise UsageError(
+                f"upstream step {upstream.name} (run {run.id}) produced no '{out_slot}' output",
+                "make the output required, or do not link an optional output that is absent",
+            )
         name = out.path.rstrip("/").rsplit("/", 1)[-1]
-        return InputItem(slot, 0, out.content_hash, "dir" if out.kind == "dir" else "file", name,
-                         sample_name=sample, source_run_id=run.id, source_slot=out_slot)
+        return InputItem(
+            slot,
+            0,
+            out.content_hash,
+            "dir" if out.kind == "dir" else "file",
+            name,
+            sample_name=sample,
+            source_run_id=run.id,
+            source_slot=out_slot,
+        )
 
 
 def _at(item: InputItem, position: int) -> InputItem:
@@ -262,8 +325,10 @@ def _at(item: InputItem, position: int) -> InputItem:
 def _sample_ref(text: str) -> tuple[str, int | None]:
     name, _, version = text.partition("@")
     if version and not version.isdigit():
-        raise UsageError(f"bad sample reference '{text}': the version after @ must be a number",
-                         f"write {name} or {name}@2")
+        raise UsageError(
+            f"bad sample reference '{text}': the version after @ must be a number",
+            f"write {name} or {name}@2",
+        )
     return name, int(version) if version else None
 
 

@@ -23,7 +23,7 @@ for row in body:
     if params["drop_incomplete"] and any(cell == "" for cell in row):
         dropped += 1
         continue
-    record = dict(zip(header, row))
+    record = dict(zip(header, row, strict=False))
     record["revenue"] = f"{float(record['units'] or 0) * float(record['price'] or 0):.2f}"
     kept.append(record)
 

@@ -26,8 +26,12 @@ def summarise(ctx):
         writer.writerow([by, "units", "revenue"])
         for group in groups:
             writer.writerow([group, units[group], f"{revenue[group]:.2f}"])
-    totals = {"rows": rows, "units": sum(units.values()), "revenue": round(sum(revenue.values()), 2),
-              "samples": ctx.samples or [ctx.sample]}
+    totals = {
+        "rows": rows,
+        "units": sum(units.values()),
+        "revenue": round(sum(revenue.values()), 2),
+        "samples": ctx.samples or [ctx.sample],
+    }
     ctx.output_path("totals").write_text(json.dumps(totals, indent=2, sort_keys=True) + "\n")
     ctx.save_artifact("summary", "summary.csv")
     ctx.save_artifact("totals", "totals.json")

@@ -1,0 +1,131 @@
+"""Shared fixtures: named fixture projects, the real Docker engine, and a ``wfc`` CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@dataclass
+class Proj:
+    """A fixture project on disk with helpers to run ``wfc`` and read its database."""
+
+    root: Path
+
+    def wfc(self, *args: str, env: dict[str, str] | None = None, check: bool | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run the real ``wfc`` command in this project."""
+        full_env = {**os.environ, "WFC_PROJECT": str(self.root), **(env or {})}
+        cwd = self.root if self.root.is_dir() else self.root.parent
+        proc = subprocess.run([sys.executable, "-m", "wfc", *args], cwd=cwd, env=full_env,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"wfc {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def run_step(self, node: str, *extra: str, pipeline: str = "pipeline.json", **kw: Any) -> dict[str, Any]:
+        """``wfc run-step --json``; returns the parsed document (success or error)."""
+        proc = self.wfc("run-step", pipeline, "--node", node, "--json", *extra, **kw)
+        return dict(json.loads(proc.stdout), _exit=proc.returncode, _stderr=proc.stderr)
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Query the project's SQLite lineage database."""
+        with sqlite3.connect(self.root / ".wfc" / "wfc.db") as conn:
+            return list(conn.execute(sql, params))
+
+    def write_pipeline(self, doc: dict[str, Any], name: str = "pipeline.json") -> Path:
+        path = self.root / name
+        path.write_text(json.dumps(doc, indent=2))
+        return path
+
+    def add_method(self, ref: str, source: Path) -> Path:
+        dest = self.root / "methods" / ref
+        shutil.copytree(source, dest, dirs_exist_ok=True)
+        return dest
+
+
+def probe_pipeline(params: dict[str, Any] | None = None, samples: list[str] | None = None) -> dict[str, Any]:
+    """A one-method pipeline: samples -> t/probe."""
+    return {
+        "version": 1,
+        "name": "probe",
+        "nodes": [
+            {"id": "data", "samples": samples or ["s1", "s2"]},
+            {"id": "probe", "method": "t/probe", "params": params or {}},
+        ],
+        "links": [{"from": "data", "to": "probe.data"}],
+    }
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """The real Docker engine and the local base image; a missing engine is an error, not a skip."""
+    from wfc.runtime.docker import docker_client
+
+    docker_client()  # raises InfraError with a hint when the engine is down
+    subprocess.run(["bash", str(REPO / "scripts" / "make-base-image.sh")], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def built_envs(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template project whose python and shell environments are built with ``wfc env build``."""
+    root = tmp_path_factory.mktemp("envs")
+    proj = Proj(root)
+    proj.wfc("init", str(root), check=True)
+    for name in ("python", "shell"):
+        shutil.copytree(REPO / "environments" / name, root / "environments" / name,
+                        ignore=shutil.ignore_patterns("env.lock.json"))
+        proj.wfc("env", "build", name, "--quiet", check=True)
+    return root / "environments"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Proj:
+    """An empty initialised project (no Docker needed)."""
+    root = tmp_path / "proj"
+    proj = Proj(root)
+    proj.wfc("init", str(root), check=True)
+    return proj
+
+
+@pytest.fixture
+def probe_project(project: Proj, built_envs: Path) -> Proj:
+    """A project with built environments, the probe method, sample s1..s2 and ``pipeline.json``."""
+    shutil.copytree(built_envs, project.root / "environments", dirs_exist_ok=True)
+    project.add_method("t/probe", FIXTURES / "methods" / "t" / "probe")
+    for name, text in (("s1", "alpha\n"), ("s2", "beta\n")):
+        (project.root / f"{name}.txt").write_text(text)
+        project.wfc("sample", "add", name, f"{name}.txt", check=True)
+    project.write_pipeline(probe_pipeline())
+    return project
+
+
+@pytest.fixture
+def fake_env(project: Proj) -> Proj:
+    """A project whose python environment has a lock but no image: for tests that never execute."""
+    env = project.root / "environments" / "python"
+    env.mkdir(parents=True)
+    (env / "Dockerfile").write_text("FROM scratch\n")
+    (env / "env.lock.json").write_text(json.dumps({
+        "schema": 1, "name": "python", "image_id": "sha256:" + "ab" * 32, "tag": "wfc-env-python:latest",
+        "base_image": "scratch", "build_args": {}, "ca_bundle": "", "built_at": "2026-01-01T00:00:00+00:00",
+        "dockerfile_hash": "blake3:" + "00" * 32,
+    }))
+    project.add_method("t/probe", FIXTURES / "methods" / "t" / "probe")
+    (project.root / "s1.txt").write_text("alpha\n")
+    project.wfc("sample", "add", "s1", "s1.txt", check=True)
+    project.write_pipeline(probe_pipeline())
+    return project
+
