@@ -58,7 +58,13 @@ def open_database(url: str) -> Database:
         engine = _make_engine(url)
     except (ArgumentError, ModuleNotFoundError) as exc:
         raise UsageError(
-            f"bad database URL {url!r}: {exc}", "set WFC_DATABASE_URL to a SQLAlchemy URL"
+            f"bad database URL {_safe(url)}: {exc}",
+            "set WFC_DATABASE_URL to a SQLAlchemy URL whose driver is installed",
+        ) from None
+    except OSError as exc:
+        raise InfraError(
+            f"database unreachable ({_safe(url)}): {exc.strerror}: {exc.filename}",
+            "check WFC_DATABASE_URL and that its directory can be created",
         ) from None
     try:
         version = _current_version(engine)

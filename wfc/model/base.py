@@ -21,12 +21,12 @@ def first_error(exc: ValidationError) -> str:
             parts.append(f"[{part}]")
         elif not part.startswith(("function-", "tagged-union")):
             parts.append(("." if parts else "") + part)
-    path = "".join(parts) or "(top level)"
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
     elif err["type"] == "missing":
         msg = "required field is missing"
     extra = len(errors) - 1
     more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
-    return f"{path}: {msg}{more}"
+    path = "".join(parts)
+    return f"{path}: {msg}{more}" if path else f"{msg}{more}"

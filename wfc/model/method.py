@@ -97,7 +97,10 @@ class MethodSpec(Frozen):
                     raise ValueError(f"{kind}.{name}: names use letters, digits, '_' and '-'")
         for name, param in self.params.items():
             if param.default is not None:
-                check_param(name, param, param.default)
+                try:
+                    check_param(name, param, param.default)
+                except ValueError as exc:
+                    raise ValueError(f"params.{name}.default: {exc}") from None
         return self
 
     @property

@@ -172,12 +172,14 @@ def _docker_build(
             tail = [*tail, text.strip()][-15:] if text.strip() else tail
             if "error" in event:
                 error = str(event["error"]).strip()
-                hint = (
-                    f"build the base image with scripts/make-base-image.sh {base}"
-                    if base in error
-                    else (f"fix environments/{name}/Dockerfile")
-                )
-                raise StepFailed(f"building environment '{name}' failed: {error}", hint)
+                if buildargs and not image_present(client, base):
+                    raise StepFailed(
+                        f"building environment '{name}' failed: base image {base} is not in Docker "
+                        f"and could not be pulled ({error.splitlines()[0]})",
+                        f"create it offline with `scripts/make-base-image.sh {base}`, or set WFC_BASE_IMAGE",
+                    )
+                raise StepFailed(f"building environment '{name}' failed: {error}",
+                                 f"fix environments/{name}/Dockerfile")
     except APIError as exc:
         raise StepFailed(
             f"building environment '{name}' failed: {exc.explanation or exc}",

@@ -28,7 +28,7 @@ for row in body:
     kept.append(record)
 
 with open(out_path, "w", newline="", encoding="utf-8") as f:
-    writer = csv.DictWriter(f, fieldnames=[*header, "revenue"])
+    writer = csv.DictWriter(f, fieldnames=[*header, "revenue"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(kept)
 print(f"sample {os.environ.get('WFC_SAMPLE')}: kept {len(kept)} rows, dropped {dropped}")

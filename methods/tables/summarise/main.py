@@ -22,7 +22,7 @@ def summarise(ctx):
     if ctx.params["top"]:
         groups = groups[: ctx.params["top"]]
     with ctx.output_path("summary").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, lineterminator="\n")
         writer.writerow([by, "units", "revenue"])
         for group in groups:
             writer.writerow([group, units[group], f"{revenue[group]:.2f}"])

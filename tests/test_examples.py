@@ -1,0 +1,52 @@
+"""The shipped example methods and the quick-start pipeline, end to end in real containers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Proj
+
+pytestmark = pytest.mark.docker
+
+PIPELINE = "examples/pipelines/quickstart.json"
+ORDER = [("clean", "east"), ("clean", "north"), ("clean", "south"), ("summarise", None), ("report", None)]
+
+
+def test_quickstart_pipeline_executes_then_caches(project: Proj, built_envs: Path) -> None:
+    shutil.copytree(built_envs, project.root / "environments", dirs_exist_ok=True)
+    shutil.copytree(REPO / "methods", project.root / "methods", dirs_exist_ok=True)
+    shutil.copytree(REPO / "examples", project.root / "examples")
+    for name in ("east", "north", "south"):
+        project.wfc("sample", "add", name, f"examples/data/{name}.csv", check=True)
+
+    first = [_step(project, node, sample) for node, sample in ORDER]
+    assert [d["status"] for d in first] == ["completed"] * 5
+    report = _object(project, first[-1]["outputs"]["report"]["hash"])
+    assert report.splitlines()[0] == "# Sales by product"
+    assert "| widget | 62 | 151.85 |" in report and "Total revenue: 340.55" in report
+    totals = json.loads(_object(project, first[3]["outputs"]["totals"]["hash"]))
+    assert totals == {"revenue": 340.55, "rows": 12, "samples": ["east", "north", "south"], "units": 92}
+    metrics = project.rows("SELECT metrics FROM runs WHERE node_id='summarise'")[0][0]
+    assert json.loads(metrics) == {"revenue": 340.55, "rows": 12}  # logged through wfc_client
+
+    second = [_step(project, node, sample) for node, sample in ORDER]
+    assert [d["status"] for d in second] == ["cached"] * 5
+
+    variant = _step(project, "summarise", None, "--variant", "by_region")
+    assert variant["status"] == "completed" and variant["name"] == "summarise[|by_region]"
+    by_region = _object(project, variant["outputs"]["summary"]["hash"])
+    assert by_region.splitlines()[0] == "region,units,revenue"
+
+
+def _step(project: Proj, node: str, sample: str | None, *extra: str) -> dict[str, object]:
+    args = ["--sample", sample] if sample else []
+    return project.run_step(node, *args, *extra, pipeline=PIPELINE)
+
+
+def _object(project: Proj, digest: object) -> str:
+    text = str(digest)
+    return (project.root / ".wfc/store/objects" / text[7:9] / text[9:]).read_text()

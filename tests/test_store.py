@@ -1,0 +1,94 @@
+"""The object store: atomic, read-only, verified, deduplicating, with trees and link modes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from wfc.cache.hashing import hash_file
+from wfc.store.local import ObjectCorrupt, ObjectMissing, ObjectStore
+
+
+def test_put_file_is_content_addressed_read_only_and_deduplicated(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "store")
+    (tmp_path / "a.txt").write_bytes(b"hello")
+    (tmp_path / "b.txt").write_bytes(b"hello")
+    d1, size = store.put_file(tmp_path / "a.txt")
+    d2, _ = store.put_file(tmp_path / "b.txt")
+    assert d1 == d2 == hash_file(tmp_path / "a.txt")[0] and size == 5
+    path = store.path(d1)
+    assert path.parent.name == d1[7:9] and path.name == d1[9:]
+    assert path.stat().st_mode & 0o777 == 0o444
+    assert store.iter_objects() == [d1]
+    assert not list((tmp_path / "store" / "tmp").iterdir())
+
+
+def test_tree_objects_store_identical_files_once_and_round_trip(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "empty").mkdir()
+    (src / "a.txt").write_text("same")
+    (src / "sub" / "b.txt").write_text("same")
+    (src / "run.sh").write_text("#!/bin/sh\n")
+    (src / "run.sh").chmod(0o755)
+    store = ObjectStore(tmp_path / "store")
+    digest, size, kind = store.put(src)
+    assert kind == "dir" and size == 4 + 4 + 10
+    entries = store.read_tree(digest)
+    assert [(e[0], e[1]) for e in entries] == [("a.txt", "f"), ("empty", "d"), ("run.sh", "x"), ("sub/b.txt", "f")]
+    assert len(store.iter_objects()) == 3  # tree + "same" once + run.sh
+    dest = tmp_path / "out"
+    store.materialize(digest, "dir", dest)
+    assert (dest / "sub" / "b.txt").read_text() == "same"
+    assert (dest / "empty").is_dir()
+    assert os.access(dest / "run.sh", os.X_OK)
+    assert (dest / "a.txt").stat().st_mode & 0o222 == 0  # staged objects are unwritable
+
+
+@pytest.mark.parametrize("mode", ["auto", "hardlink", "copy"])
+def test_link_modes_place_verified_read_only_files(tmp_path: Path, mode: str) -> None:
+    store = ObjectStore(tmp_path / "store", mode)  # type: ignore[arg-type]
+    (tmp_path / "f").write_text("data")
+    digest, _ = store.put_file(tmp_path / "f")
+    store.materialize(digest, "file", tmp_path / "placed")
+    placed = tmp_path / "placed"
+    assert placed.read_text() == "data" and placed.stat().st_mode & 0o222 == 0
+    linked = placed.stat().st_ino == store.path(digest).stat().st_ino
+    assert linked is (mode in ("auto", "hardlink"))  # this ext4 has no reflink: auto falls back to a hardlink
+
+
+def test_corrupt_object_is_detected_quarantined_and_rewritten(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "store")
+    (tmp_path / "f").write_text("good")
+    digest, _ = store.put_file(tmp_path / "f")
+    obj = store.path(digest)
+    obj.chmod(0o644)
+    obj.write_text("evil")
+    fresh = ObjectStore(tmp_path / "store")  # no in-process memo
+    with pytest.raises(ObjectCorrupt, match="is corrupt"):
+        fresh.materialize(digest, "file", tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+    assert not obj.exists() and (tmp_path / "store" / "quarantine" / digest[7:]).read_text() == "evil"
+    assert fresh.put_file(tmp_path / "f")[0] == digest
+    fresh.verify(digest)
+    with pytest.raises(ObjectMissing, match="is missing from the store"):
+        fresh.verify("blake3:" + "0" * 64)
+
+
+def test_corrupt_file_inside_a_tree_is_detected(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x").write_text("x")
+    store = ObjectStore(tmp_path / "store")
+    digest, _, _ = store.put(tmp_path / "d")
+    inner = store.path(hash_file(tmp_path / "d" / "x")[0])
+    inner.chmod(0o644)
+    inner.write_text("y")
+    with pytest.raises(ObjectCorrupt):
+        ObjectStore(tmp_path / "store").verify(digest, "dir")
+
+
+def test_digest_must_name_its_algorithm(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a blake3 digest"):
+        ObjectStore(tmp_path).path("sha256:" + "0" * 64)
