@@ -1,0 +1,128 @@
+"""Benchmark: what one ``wfc run-step`` costs beyond the container and the database layer.
+
+Not a test. In one run, on this machine, it measures the median of N repetitions of:
+
+  (a) a cached ``wfc run-step``                         (b) ``python -c pass``
+  (c) an executed ``wfc run-step`` of a trivial method  (d) a bare ``docker run --rm --network none``
+      (a true miss each time: a new param value)            of the same image and command
+  (e) ``python -c "import sqlalchemy"`` (the floor the lineage layer sets)
+
+and prints (a)/(e) (target <= 1.5) and (c)/((d)+(e)) (target <= 1.2), plus what
+``python -X importtime`` says dominates a cached run-step. Every figure is written as JSON to
+``bench/results/step_overhead.json``.
+
+Usage: python3 bench/step_overhead.py [--reps 15]   (needs Docker and the wfc-base image)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+METHOD_YAML = """\
+env: python
+outputs:
+  out: {file: out.txt}
+params:
+  k: {type: int, default: 0}
+"""
+METHOD_PY = 'import os\nopen(os.path.join(os.environ["WFC_RUN_DIR"], "out.txt"), "w").write("x")\n'
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def pipeline(root: Path, k: int) -> Path:
+    path = root / f"p{k}.json"
+    doc = {"version": 1, "name": "bench", "nodes": [{"id": "t", "method": "b/trivial", "params": {"k": k}}]}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def importtime(argv: list[str], env: dict[str, str], cwd: Path) -> list[tuple[str, float]]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", *argv[1:]], env=env, cwd=cwd, capture_output=True,
+                          text=True, check=True)
+    totals: dict[str, float] = defaultdict(float)
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+        if not cumulative.isdigit():
+            continue
+        if not name.startswith(" ") and name.lstrip() == name:  # top-level imports only
+            totals[name.split(".")[0]] += int(cumulative) / 1e6
+    return sorted(totals.items(), key=lambda kv: -kv[1])[:8]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=15)
+    reps = parser.parse_args().reps
+    root = Path(tempfile.mkdtemp(prefix="wfc-bench-"))
+    env = {**os.environ, "WFC_PROJECT": str(root)}
+    wfc = [sys.executable, "-m", "wfc"]
+    subprocess.run([*wfc, "init", str(root)], check=True, capture_output=True)
+    shutil.copytree(REPO / "environments" / "python", root / "environments" / "python", dirs_exist_ok=True)
+    subprocess.run([*wfc, "env", "build", "python", "-q"], env=env, check=True, capture_output=True)
+    image = json.loads((root / "environments/python/env.lock.json").read_text())["image_id"]
+    method = root / "methods" / "b" / "trivial"
+    method.mkdir(parents=True)
+    (method / "method.yaml").write_text(METHOD_YAML)
+    (method / "main.py").write_text(METHOD_PY)
+
+    cached = pipeline(root, 0)
+    subprocess.run([*wfc, "run-step", str(cached), "--node", "t"], env=env, check=True, capture_output=True)
+    out_dir = root / "docker-out"
+    out_dir.mkdir()
+    os.chown(out_dir, 1000, 1000) if os.geteuid() == 0 else None
+    docker_argv = ["docker", "run", "--rm", "--network", "none", "--user", "1000:1000",
+                   "-v", f"{method}:/wfc/method:ro", "-v", f"{out_dir}:/wfc/run", "-w", "/wfc/method",
+                   "-e", "WFC_RUN_DIR=/wfc/run", image, "python3", "main.py"]
+    timed(docker_argv, env, root)  # warm-up
+
+    samples: dict[str, list[float]] = defaultdict(list)
+    for i in range(reps):  # interleaved, so that drift hits every case alike
+        samples["a_cached_run_step"].append(timed([*wfc, "run-step", str(cached), "--node", "t"], env, root))
+        samples["b_python_pass"].append(timed([sys.executable, "-c", "pass"], env, root))
+        miss = pipeline(root, i + 1)
+        samples["c_executed_run_step"].append(timed([*wfc, "run-step", str(miss), "--node", "t"], env, root))
+        samples["d_docker_run"].append(timed(docker_argv, env, root))
+        samples["e_import_sqlalchemy"].append(timed([sys.executable, "-c", "import sqlalchemy"], env, root))
+
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    ratio_hit = med["a_cached_run_step"] / med["e_import_sqlalchemy"]
+    ratio_miss = med["c_executed_run_step"] / (med["d_docker_run"] + med["e_import_sqlalchemy"])
+    dominant = importtime([*wfc, "run-step", str(cached), "--node", "t"], env, root)
+
+    for name, value in med.items():
+        print(f"{name:22} median {value * 1000:7.1f} ms  (n={reps})")
+    print(f"(a)/(e)         = {ratio_hit:.2f}   target <= 1.5")
+    print(f"(c)/((d)+(e))   = {ratio_miss:.2f}   target <= 1.2")
+    print("cached run-step imports (cumulative s): " + ", ".join(f"{n} {t:.3f}" for n, t in dominant))
+
+    results = REPO / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "step_overhead.json").write_text(json.dumps({
+        "schema": "wfc.bench.step-overhead/1", "reps": reps, "median_seconds": med, "samples_seconds": samples,
+        "ratios": {"cached_over_import_sqlalchemy": ratio_hit, "executed_over_docker_plus_import": ratio_miss},
+        "targets": {"cached_over_import_sqlalchemy": 1.5, "executed_over_docker_plus_import": 1.2},
+        "cached_run_step_imports": dominant,
+    }, indent=2) + "\n")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
