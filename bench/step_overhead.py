@@ -53,8 +53,14 @@ def pipeline(root: Path, k: int) -> Path:
 
 
 def importtime(argv: list[str], env: dict[str, str], cwd: Path) -> list[tuple[str, float]]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", *argv[1:]], env=env, cwd=cwd, capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv[1:]],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     totals: dict[str, float] = defaultdict(float)
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
@@ -68,7 +74,9 @@ def importtime(argv: list[str], env: dict[str, str], cwd: Path) -> list[tuple[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reps", type=int, default=15)
     reps = parser.parse_args().reps
     root = Path(tempfile.mkdtemp(prefix="wfc-bench-"))
@@ -88,9 +96,26 @@ def main() -> None:
     out_dir = root / "docker-out"
     out_dir.mkdir()
     os.chown(out_dir, 1000, 1000) if os.geteuid() == 0 else None
-    docker_argv = ["docker", "run", "--rm", "--network", "none", "--user", "1000:1000",
-                   "-v", f"{method}:/wfc/method:ro", "-v", f"{out_dir}:/wfc/run", "-w", "/wfc/method",
-                   "-e", "WFC_RUN_DIR=/wfc/run", image, "python3", "main.py"]
+    docker_argv = [
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--user",
+        "1000:1000",
+        "-v",
+        f"{method}:/wfc/method:ro",
+        "-v",
+        f"{out_dir}:/wfc/run",
+        "-w",
+        "/wfc/method",
+        "-e",
+        "WFC_RUN_DIR=/wfc/run",
+        image,
+        "python3",
+        "main.py",
+    ]
     timed(docker_argv, env, root)  # warm-up
 
     samples: dict[str, list[float]] = defaultdict(list)
@@ -115,12 +140,24 @@ def main() -> None:
 
     results = REPO / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / "step_overhead.json").write_text(json.dumps({
-        "schema": "wfc.bench.step-overhead/1", "reps": reps, "median_seconds": med, "samples_seconds": samples,
-        "ratios": {"cached_over_import_sqlalchemy": ratio_hit, "executed_over_docker_plus_import": ratio_miss},
-        "targets": {"cached_over_import_sqlalchemy": 1.5, "executed_over_docker_plus_import": 1.2},
-        "cached_run_step_imports": dominant,
-    }, indent=2) + "\n")
+    (results / "step_overhead.json").write_text(
+        json.dumps(
+            {
+                "schema": "wfc.bench.step-overhead/1",
+                "reps": reps,
+                "median_seconds": med,
+                "samples_seconds": samples,
+                "ratios": {
+                    "cached_over_import_sqlalchemy": ratio_hit,
+                    "executed_over_docker_plus_import": ratio_miss,
+                },
+                "targets": {"cached_over_import_sqlalchemy": 1.5, "executed_over_docker_plus_import": 1.2},
+                "cached_run_step_imports": dominant,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -24,15 +24,25 @@ class Proj:
 
     root: Path
 
-    def wfc(self, *args: str, env: dict[str, str] | None = None, check: bool | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def wfc(
+        self, *args: str, env: dict[str, str] | None = None, check: bool | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real ``wfc`` command in this project."""
         full_env = {**os.environ, "WFC_PROJECT": str(self.root), **(env or {})}
         cwd = self.root if self.root.is_dir() else self.root.parent
-        proc = subprocess.run([sys.executable, "-m", "wfc", *args], cwd=cwd, env=full_env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "wfc", *args],
+            cwd=cwd,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"wfc {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"wfc {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def run_step(self, node: str, *extra: str, pipeline: str = "pipeline.json", **kw: Any) -> dict[str, Any]:
@@ -85,8 +95,11 @@ def built_envs(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) ->
     proj = Proj(root)
     proj.wfc("init", str(root), check=True)
     for name in ("python", "shell"):
-        shutil.copytree(REPO / "environments" / name, root / "environments" / name,
-                        ignore=shutil.ignore_patterns("env.lock.json"))
+        shutil.copytree(
+            REPO / "environments" / name,
+            root / "environments" / name,
+            ignore=shutil.ignore_patterns("env.lock.json"),
+        )
         proj.wfc("env", "build", name, "--quiet", check=True)
     return root / "environments"
 
@@ -118,14 +131,23 @@ def fake_env(project: Proj) -> Proj:
     env = project.root / "environments" / "python"
     env.mkdir(parents=True)
     (env / "Dockerfile").write_text("FROM scratch\n")
-    (env / "env.lock.json").write_text(json.dumps({
-        "schema": 1, "name": "python", "image_id": "sha256:" + "ab" * 32, "tag": "wfc-env-python:latest",
-        "base_image": "scratch", "build_args": {}, "ca_bundle": "", "built_at": "2026-01-01T00:00:00+00:00",
-        "dockerfile_hash": "blake3:" + "00" * 32,
-    }))
+    (env / "env.lock.json").write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "name": "python",
+                "image_id": "sha256:" + "ab" * 32,
+                "tag": "wfc-env-python:latest",
+                "base_image": "scratch",
+                "build_args": {},
+                "ca_bundle": "",
+                "built_at": "2026-01-01T00:00:00+00:00",
+                "dockerfile_hash": "blake3:" + "00" * 32,
+            }
+        )
+    )
     project.add_method("t/probe", FIXTURES / "methods" / "t" / "probe")
     (project.root / "s1.txt").write_text("alpha\n")
     project.wfc("sample", "add", "s1", "s1.txt", check=True)
     project.write_pipeline(probe_pipeline())
     return project
-

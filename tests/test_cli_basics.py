@@ -50,11 +50,22 @@ def test_samples_are_versioned_by_content_and_locked(project: Proj) -> None:
     assert listed[0]["hash"] != listed[1]["hash"]
     lock = json.loads((project.root / "samples.lock.json").read_text())
     assert [(e["name"], e["version"], e["source"]) for e in lock["samples"]] == [
-        ("a", 1, "data/a.csv"), ("a", 2, "data/a.csv"), ("d", 1, "data/dir")]
+        ("a", 1, "data/a.csv"),
+        ("a", 2, "data/a.csv"),
+        ("d", 1, "data/dir"),
+    ]
 
 
 def test_every_command_has_help_with_an_example(project: Proj) -> None:
-    for argv in (["init"], ["config"], ["env", "build"], ["env", "list"], ["env", "show"], ["sample", "add"],
-                 ["sample", "list"], ["run-step"]):
+    for argv in (
+        ["init"],
+        ["config"],
+        ["env", "build"],
+        ["env", "list"],
+        ["env", "show"],
+        ["sample", "add"],
+        ["sample", "list"],
+        ["run-step"],
+    ):
         out = project.wfc(*argv, "--help", check=True).stdout
         assert "xample" in out, argv

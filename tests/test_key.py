@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import Proj, probe_pipeline
 from wfc.cache.hashing import canonical_json, code_tree, code_tree_hash, hash_bytes
 from wfc.cache.key import StepIdentity, step_key
-from wfc.lineage.db import open_database
+from wfc.lineage import open_lineage
 from wfc.model.pipeline import Pipeline
 from wfc.project import Project
 from wfc.step.resolve import Resolver
@@ -102,10 +102,15 @@ def test_code_tree_ignores_caches_and_sees_helpers_and_exec_bit(tmp_path: Path) 
     assert code_tree_hash(code_tree(tmp_path)) != base
 
 
-def _resolve(proj: Proj, doc: dict[str, Any], node: str = "probe", sample: str | None = "s1",
-             variant: str | None = None) -> str:
+def _resolve(
+    proj: Proj,
+    doc: dict[str, Any],
+    node: str = "probe",
+    sample: str | None = "s1",
+    variant: str | None = None,
+) -> str:
     project = Project.load(proj.root)
-    resolver = Resolver(project, Pipeline.model_validate(doc), open_database(project.database_url))
+    resolver = Resolver(project, Pipeline.model_validate(doc), open_lineage(project.database_url))
     return resolver.resolve(node, sample, variant).key
 
 
@@ -142,4 +147,3 @@ def test_resolved_key_moves_with_code_contract_sample_and_input(fake_env: Proj) 
     doc = probe_pipeline()
     doc["nodes"][0]["samples"] = ["s1@1"]
     assert _resolve(fake_env, doc) == base  # the pinned old version still resolves to the old key
-

@@ -147,25 +147,42 @@ def test_four_concurrent_run_steps_execute_once(probe_project: Proj) -> None:
     probe_project.write_pipeline(probe_pipeline({"sleep": 2}))
     env = {**os.environ, "WFC_PROJECT": str(probe_project.root)}
     argv = [sys.executable, "-m", "wfc", "run-step", "pipeline.json", "--node", "probe", "--sample", "s1"]
-    procs = [subprocess.Popen(argv, cwd=probe_project.root, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            argv, cwd=probe_project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     errs = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errs
     statuses = sorted(r[0] for r in probe_project.rows("SELECT status FROM runs"))
     assert statuses == ["cached", "cached", "cached", "completed"]
     source = probe_project.rows("SELECT id FROM runs WHERE status='completed'")[0][0]
-    assert {r[0] for r in probe_project.rows("SELECT cache_source_id FROM runs WHERE status='cached'")} == {source}
+    assert {r[0] for r in probe_project.rows("SELECT cache_source_id FROM runs WHERE status='cached'")} == {
+        source
+    }
 
 
 def test_sigkill_during_archiving_never_leaves_a_false_completed(probe_project: Proj) -> None:
-    killed = probe_project.wfc("run-step", "pipeline.json", "--node", "probe", "--sample", "s1",
-                               env={"WFC_FAILPOINT": "archive.after_output"})
+    killed = probe_project.wfc(
+        "run-step",
+        "pipeline.json",
+        "--node",
+        "probe",
+        "--sample",
+        "s1",
+        env={"WFC_FAILPOINT": "archive.after_output"},
+    )
     assert killed.returncode == -9
     assert probe_project.rows("SELECT status FROM runs") == [("running",)]
     assert probe_project.rows("SELECT count(*) FROM run_outputs")[0][0] == 0
 
-    verify = subprocess.run([sys.executable, "-c", _VERIFY_ALL, str(probe_project.root / ".wfc/store")],
-                            capture_output=True, text=True, check=True)
+    verify = subprocess.run(
+        [sys.executable, "-c", _VERIFY_ALL, str(probe_project.root / ".wfc/store")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert verify.stdout.strip().startswith("ok ")  # every object present is correct
 
     again = probe_project.run_step("probe", "--sample", "s1")
@@ -176,12 +193,21 @@ def test_sigkill_during_archiving_never_leaves_a_false_completed(probe_project: 
 
 
 def test_docker_unreachable_is_exit_3_with_hint(probe_project: Proj) -> None:
-    proc = probe_project.wfc("run-step", "pipeline.json", "--node", "probe", "--sample", "s1",
-                             env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    proc = probe_project.wfc(
+        "run-step",
+        "pipeline.json",
+        "--node",
+        "probe",
+        "--sample",
+        "s1",
+        env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"},
+    )
     assert proc.returncode == 3
     lines = proc.stderr.strip().splitlines()
     assert lines[0].startswith("error: Docker is not reachable: ")
-    assert lines[1] == "hint: start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
+    assert (
+        lines[1] == "hint: start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
+    )
     assert probe_project.rows("SELECT count(*) FROM runs")[0][0] == 0  # refused before anything ran
 
 
@@ -196,8 +222,9 @@ def test_renamed_node_and_reformatted_document_reuse_the_work(probe_project: Pro
 
 
 def _containers() -> list[str]:
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", "label=wfc.run"], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=wfc.run"], capture_output=True, text=True, check=True
+    )
     return out.stdout.split()
 
 
@@ -214,12 +241,20 @@ print("ok", len(objs))
 
 
 def test_stale_tmp_files_are_not_objects(probe_project: Proj) -> None:
-    killed = probe_project.wfc("run-step", "pipeline.json", "--node", "probe", "--sample", "s1",
-                               env={"WFC_FAILPOINT": "store.before_rename"})
+    killed = probe_project.wfc(
+        "run-step",
+        "pipeline.json",
+        "--node",
+        "probe",
+        "--sample",
+        "s1",
+        env={"WFC_FAILPOINT": "store.before_rename"},
+    )
     assert killed.returncode == -9
     store = Path(probe_project.root / ".wfc/store")
     assert list((store / "tmp").iterdir())  # the half-written object stayed a temp file
-    verify = subprocess.run([sys.executable, "-c", _VERIFY_ALL, str(store)], capture_output=True, text=True,
-                            check=True)
+    verify = subprocess.run(
+        [sys.executable, "-c", _VERIFY_ALL, str(store)], capture_output=True, text=True, check=True
+    )
     assert verify.stdout.startswith("ok ")
     assert probe_project.run_step("probe", "--sample", "s1")["status"] == "completed"

@@ -37,7 +37,12 @@ def test_tree_objects_store_identical_files_once_and_round_trip(tmp_path: Path) 
     digest, size, kind = store.put(src)
     assert kind == "dir" and size == 4 + 4 + 10
     entries = store.read_tree(digest)
-    assert [(e[0], e[1]) for e in entries] == [("a.txt", "f"), ("empty", "d"), ("run.sh", "x"), ("sub/b.txt", "f")]
+    assert [(e[0], e[1]) for e in entries] == [
+        ("a.txt", "f"),
+        ("empty", "d"),
+        ("run.sh", "x"),
+        ("sub/b.txt", "f"),
+    ]
     assert len(store.iter_objects()) == 3  # tree + "same" once + run.sh
     dest = tmp_path / "out"
     store.materialize(digest, "dir", dest)

@@ -15,7 +15,9 @@ def _err(proc_stderr: str) -> tuple[str, str]:
     return lines[0], lines[1]
 
 
-def _step(proj: Proj, *args: str, node: str = "probe", env: dict[str, str] | None = None) -> tuple[int, str, str]:
+def _step(
+    proj: Proj, *args: str, node: str = "probe", env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     proc = proj.wfc("run-step", "pipeline.json", "--node", node, *args, env=env)
     error, hint = _err(proc.stderr)
     return proc.returncode, error, hint
@@ -24,15 +26,20 @@ def _step(proj: Proj, *args: str, node: str = "probe", env: dict[str, str] | Non
 def test_invalid_yaml_in_method_file(fake_env: Proj) -> None:
     (fake_env.root / "methods/t/probe/method.yaml").write_text("env: python\ninputs: [\n")
     assert _step(fake_env, "--sample", "s1") == (
-        2, "error: methods/t/probe/method.yaml: invalid YAML at line 3", "hint: fix the YAML syntax")
+        2,
+        "error: methods/t/probe/method.yaml: invalid YAML at line 3",
+        "hint: fix the YAML syntax",
+    )
 
 
 def test_unknown_field_in_method_file(fake_env: Proj) -> None:
     spec = fake_env.root / "methods/t/probe/method.yaml"
     spec.write_text(spec.read_text().replace("data: {required: false}", "data: {requird: false}"))
     assert _step(fake_env, "--sample", "s1") == (
-        2, "error: methods/t/probe/method.yaml: inputs.data.requird: unknown field",
-        "hint: see docs/methods.md for the method.yaml fields")
+        2,
+        "error: methods/t/probe/method.yaml: inputs.data.requird: unknown field",
+        "hint: see docs/methods.md for the method.yaml fields",
+    )
 
 
 def test_bad_param_type_name_in_method_file(fake_env: Proj) -> None:
@@ -40,28 +47,38 @@ def test_bad_param_type_name_in_method_file(fake_env: Proj) -> None:
     spec.write_text(spec.read_text().replace("k: {type: int, default: 1}", "k: {type: integer, default: 1}"))
     code, error, _ = _step(fake_env, "--sample", "s1")
     assert code == 2
-    assert error == ("error: methods/t/probe/method.yaml: params.k.type: Input should be 'str', 'int', "
-                     "'float', 'bool', 'list' or 'dict'")
+    assert error == (
+        "error: methods/t/probe/method.yaml: params.k.type: Input should be 'str', 'int', "
+        "'float', 'bool', 'list' or 'dict'"
+    )
 
 
 def test_default_of_wrong_type_in_method_file(fake_env: Proj) -> None:
     spec = fake_env.root / "methods/t/probe/method.yaml"
     spec.write_text(spec.read_text().replace("k: {type: int, default: 1}", "k: {type: int, default: one}"))
     code, error, _ = _step(fake_env, "--sample", "s1")
-    assert (code, error) == (2, 'error: methods/t/probe/method.yaml: params.k.default: expected int, got "one"')
+    assert (code, error) == (
+        2,
+        'error: methods/t/probe/method.yaml: params.k.default: expected int, got "one"',
+    )
 
 
 def test_unknown_param(fake_env: Proj) -> None:
     fake_env.write_pipeline(probe_pipeline({"kk": 3}))
     assert _step(fake_env, "--sample", "s1") == (
-        2, "error: nodes[probe].params.kk: unknown param (did you mean 'k'?)",
-        "hint: this method's params are: k, mode, sleep, token")
+        2,
+        "error: nodes[probe].params.kk: unknown param (did you mean 'k'?)",
+        "hint: this method's params are: k, mode, sleep, token",
+    )
 
 
 def test_mistyped_param(fake_env: Proj) -> None:
     fake_env.write_pipeline(probe_pipeline({"k": "five"}))
     assert _step(fake_env, "--sample", "s1") == (
-        2, 'error: nodes[probe].params.k: expected int, got "five"', "hint: fix the value in the pipeline document")
+        2,
+        'error: nodes[probe].params.k: expected int, got "five"',
+        "hint: fix the value in the pipeline document",
+    )
 
 
 def test_bool_is_not_an_int(fake_env: Proj) -> None:
@@ -71,15 +88,27 @@ def test_bool_is_not_an_int(fake_env: Proj) -> None:
 
 def test_unknown_node(fake_env: Proj) -> None:
     assert _step(fake_env, "--sample", "s1", node="prob") == (
-        2, "error: unknown node 'prob' in pipeline 'probe' (did you mean 'probe'?)", "hint: nodes are: data, probe")
+        2,
+        "error: unknown node 'prob' in pipeline 'probe' (did you mean 'probe'?)",
+        "hint: nodes are: data, probe",
+    )
 
 
 def test_missing_and_unknown_sample(fake_env: Proj) -> None:
     assert _step(fake_env) == (
-        2, "error: node 'probe' runs once per sample: say which with --sample", "hint: samples: s1, s2")
-    assert _step(fake_env, "--sample", "s11")[1] == "error: node 'probe' has no sample 's11' (did you mean 's1'?)"
+        2,
+        "error: node 'probe' runs once per sample: say which with --sample",
+        "hint: samples: s1, s2",
+    )
+    assert (
+        _step(fake_env, "--sample", "s11")[1]
+        == "error: node 'probe' has no sample 's11' (did you mean 's1'?)"
+    )
     assert _step(fake_env, "--sample", "s2") == (
-        2, "error: unknown sample 's2'", "hint: register it with `wfc sample add s2 PATH`")
+        2,
+        "error: unknown sample 's2'",
+        "hint: register it with `wfc sample add s2 PATH`",
+    )
 
 
 def test_upstream_step_not_run_is_named(fake_env: Proj) -> None:
@@ -88,14 +117,19 @@ def test_upstream_step_not_run_is_named(fake_env: Proj) -> None:
     doc["links"].append({"from": "probe", "to": "after.data"})
     fake_env.write_pipeline(doc)
     assert _step(fake_env, "--sample", "s1", node="after") == (
-        2, "error: upstream steps of 'after' have not run: probe[s1]",
-        "hint: run them first, e.g. `wfc run-step pipeline.json --node probe --sample s1`")
+        2,
+        "error: upstream steps of 'after' have not run: probe[s1]",
+        "hint: run them first, e.g. `wfc run-step pipeline.json --node probe --sample s1`",
+    )
 
 
 def test_environment_not_built(fake_env: Proj) -> None:
     (fake_env.root / "environments/python/env.lock.json").unlink()
     assert _step(fake_env, "--sample", "s1") == (
-        2, "error: environment 'python' is not built", "hint: run `wfc env build python`")
+        2,
+        "error: environment 'python' is not built",
+        "hint: run `wfc env build python`",
+    )
 
 
 def test_unknown_method(fake_env: Proj) -> None:
@@ -103,8 +137,10 @@ def test_unknown_method(fake_env: Proj) -> None:
     doc["nodes"][1]["method"] = "t/prob"
     fake_env.write_pipeline(doc)
     code, error, hint = _step(fake_env, "--sample", "s1")
-    assert (code, error) == (2, "error: unknown method 't/prob': methods/t/prob/method.yaml does not exist "
-                                "(did you mean 't/probe'?)")
+    assert (code, error) == (
+        2,
+        "error: unknown method 't/prob': methods/t/prob/method.yaml does not exist (did you mean 't/probe'?)",
+    )
     assert hint == 'hint: create it, or fix the node\'s "method" (known: t/probe)'
 
 
@@ -115,13 +151,13 @@ def test_pipeline_document_errors(fake_env: Proj) -> None:
     doc = probe_pipeline()
     doc["links"][0]["to"] = "nowhere.data"
     fake_env.write_pipeline(doc)
-    assert _step(fake_env, "--sample", "s1")[1] == (
-        "error: pipeline.json: links[0]: unknown node 'nowhere'")
+    assert _step(fake_env, "--sample", "s1")[1] == ("error: pipeline.json: links[0]: unknown node 'nowhere'")
     doc = probe_pipeline()
     doc["nodes"][1]["id"] = "bad id"
     fake_env.write_pipeline(doc)
     assert _step(fake_env, "--sample", "s1")[1] == (
-        "error: pipeline.json: nodes[1].method.id: String should match pattern '^[A-Za-z0-9_-]+$'")
+        "error: pipeline.json: nodes[1].method.id: String should match pattern '^[A-Za-z0-9_-]+$'"
+    )
     proc = fake_env.wfc("run-step", "missing.json", "--node", "x")
     assert _err(proc.stderr) == ("error: pipeline file not found: missing.json", "hint: check the path")
 
@@ -129,8 +165,10 @@ def test_pipeline_document_errors(fake_env: Proj) -> None:
 def test_usage_error_of_run_step(fake_env: Proj) -> None:
     proc = fake_env.wfc("run-step", "pipeline.json")
     assert proc.returncode == 2
-    assert _err(proc.stderr) == ("error: run-step: the following arguments are required: --node",
-                                 "hint: see `wfc run-step --help`")
+    assert _err(proc.stderr) == (
+        "error: run-step: the following arguments are required: --node",
+        "hint: see `wfc run-step --help`",
+    )
 
 
 def test_json_errors_are_a_json_document(fake_env: Proj) -> None:
@@ -179,8 +217,10 @@ def test_database_unreachable_is_exit_3(fake_env: Proj) -> None:
 
 def test_bad_sample_name_and_path(project: Proj) -> None:
     proc = project.wfc("sample", "add", "bad name", "x.csv")
-    assert _err(proc.stderr) == ("error: bad sample name 'bad name': use letters, digits, '.', '_' and '-'",
-                                 "hint: for example: wfc sample add patient_01 data/p01.csv")
+    assert _err(proc.stderr) == (
+        "error: bad sample name 'bad name': use letters, digits, '.', '_' and '-'",
+        "hint: for example: wfc sample add patient_01 data/p01.csv",
+    )
     proc = project.wfc("sample", "add", "ok", "nope.csv")
     assert proc.returncode == 2 and _err(proc.stderr)[0] == "error: sample path not found: nope.csv"
 

@@ -54,7 +54,12 @@ def test_run_writes_results_on_success_and_on_exception(tmp_path: Path) -> None:
         wfc.run(good, environ)
     assert ok.value.code == 0
     results = contract.parse_results((tmp_path / "run" / contract.RESULTS_FILE).read_text())
-    assert results == {"version": 1, "outputs": {"count": "count.txt"}, "metrics": {"lines": 2}, "error": None}
+    assert results == {
+        "version": 1,
+        "outputs": {"count": "count.txt"},
+        "metrics": {"lines": 2},
+        "error": None,
+    }
 
     def bad(ctx: Context) -> None:
         raise RuntimeError("no convergence")
@@ -82,11 +87,32 @@ def test_results_schema_is_enforced(text: str, message: str) -> None:
 
 def test_installs_on_its_own_and_imports_nothing_of_wfc(tmp_path: Path) -> None:
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(REPO / "wfc_client")], check=True, capture_output=True)
-    code = ("import sys, wfc_client, wfc_client.context; "
-            "print(wfc_client.__file__); print(sorted(m for m in sys.modules if m.split('.')[0] == 'wfc'))")
-    out = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {code}"],
-                         capture_output=True, text=True, check=True, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(REPO / "wfc_client"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "import sys, wfc_client, wfc_client.context; "
+        "print(wfc_client.__file__); print(sorted(m for m in sys.modules if m.split('.')[0] == 'wfc'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {code}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     where, wfc_modules = out.stdout.splitlines()
     assert where.startswith(str(target)) and wfc_modules == "[]"

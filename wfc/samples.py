@@ -12,9 +12,8 @@ from pathlib import Path
 
 from wfc.atomic import write_text_atomic
 from wfc.errors import UsageError
-from wfc.lineage import query, record
-from wfc.lineage.db import open_database
-from wfc.lineage.schema import Sample
+from wfc.lineage import open_lineage
+from wfc.lineage.records import SampleRecord, now
 from wfc.project import Project
 from wfc.store.local import ObjectStore
 
@@ -22,7 +21,7 @@ LOCK_FILE = "samples.lock.json"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def add_sample(project: Project, name: str, path: Path) -> tuple[Sample, bool]:
+def add_sample(project: Project, name: str, path: Path) -> tuple[SampleRecord, bool]:
     """Store a file or directory as a sample version; return it and whether it is new.
 
     Re-adding the same content under the same name changes nothing; new content becomes the next
@@ -40,34 +39,30 @@ def add_sample(project: Project, name: str, path: Path) -> tuple[Sample, bool]:
         raise UsageError(f"sample path not found: {path}", "check the path")
     store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
     digest, size, kind = store.put(path)
-    db = open_database(project.database_url)
-    with db.session() as s, s.begin():
-        latest = query.sample_version(s, name)
-        if latest is not None and latest.content_hash == digest:
-            return latest, False
-        sample = Sample(
+    sample, created = open_lineage(project.database_url).add_sample_version(
+        SampleRecord(
             name=name,
-            version=(latest.version + 1) if latest else 1,
+            version=0,
             content_hash=digest,
             kind=kind,
             original_name=path.resolve().name,
             size=size,
             source_path=project.relative(path),
-            registered_at=record.now(),
+            registered_at=now(),
         )
-        s.add(sample)
+    )
+    if not created:
+        return sample, False
     _update_lock(project, sample)
     return sample, True
 
 
-def list_samples(project: Project) -> list[Sample]:
+def list_samples(project: Project) -> list[SampleRecord]:
     """Every registered sample version."""
-    db = open_database(project.database_url)
-    with db.session() as s:
-        return query.list_samples(s)
+    return open_lineage(project.database_url).list_samples()
 
 
-def _update_lock(project: Project, sample: Sample) -> None:
+def _update_lock(project: Project, sample: SampleRecord) -> None:
     path = project.root / LOCK_FILE
     entries: dict[tuple[str, int], dict[str, object]] = {}
     if path.is_file():

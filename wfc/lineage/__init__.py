@@ -1,1 +1,32 @@
-"""The lineage database: schema, migrations, the write side (record) and the read side (query)."""
+"""The lineage database: schema, migrations, and the :class:`~wfc.lineage.records.Lineage` protocol.
+
+Two implementations of one protocol share one schema: ``SqlAlchemyLineage`` works with any URL
+and owns migrations; ``SqliteLineage`` speaks to the default local SQLite file through the standard
+library, so that a short-lived ``run-step`` process does not pay SQLAlchemy's import (ADR 0004).
+A contract test runs both and compares the rows they write.
+"""
+
+from __future__ import annotations
+
+from wfc.lineage.records import Lineage
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+def open_lineage(url: str) -> Lineage:
+    """Open the lineage database at ``url`` (migrating it when it is behind).
+
+    Raises:
+        UsageError: A malformed URL, or a schema newer than this wfc.
+        InfraError: The database is unreachable.
+    """
+    if url.startswith(SQLITE_PREFIX):
+        from wfc.lineage.sqlite import SqliteLineage
+
+        fast = SqliteLineage.open_current(url.removeprefix(SQLITE_PREFIX))
+        if fast is not None:
+            return fast
+    from wfc.lineage.db import open_database
+    from wfc.lineage.sqla import SqlAlchemyLineage
+
+    return SqlAlchemyLineage(open_database(url))

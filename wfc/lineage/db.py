@@ -18,7 +18,8 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wfc.errors import InfraError, UsageError
-from wfc.lineage.schema import SCHEMA_VERSION, Base, Meta
+from wfc.lineage.records import SCHEMA_VERSION, newer_schema
+from wfc.lineage.schema import Base, Meta
 
 BUSY_TIMEOUT_S = 60
 
@@ -111,10 +112,7 @@ def _current_version(engine: Engine) -> int:
             return 0
     version = int(value) if value else 0
     if version > SCHEMA_VERSION:
-        raise UsageError(
-            f"the database schema is version {version}, newer than this wfc understands ({SCHEMA_VERSION})",
-            "upgrade wfc (pip install -U wfc)",
-        )
+        raise newer_schema(version)
     return version
 
 

@@ -1,6 +1,6 @@
 """The lineage schema: typed SQLAlchemy 2 models of pipeline runs, runs, inputs, outputs, samples.
 
-Version history lives in ``wfc.lineage.db.MIGRATIONS``; bump ``SCHEMA_VERSION`` with every change.
+Version history lives in ``wfc.lineage.db.MIGRATIONS``; bump ``records.SCHEMA_VERSION`` with every change.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-SCHEMA_VERSION = 1
 
 
 class Base(DeclarativeBase):

@@ -178,8 +178,9 @@ def _docker_build(
                         f"and could not be pulled ({error.splitlines()[0]})",
                         f"create it offline with `scripts/make-base-image.sh {base}`, or set WFC_BASE_IMAGE",
                     )
-                raise StepFailed(f"building environment '{name}' failed: {error}",
-                                 f"fix environments/{name}/Dockerfile")
+                raise StepFailed(
+                    f"building environment '{name}' failed: {error}", f"fix environments/{name}/Dockerfile"
+                )
     except APIError as exc:
         raise StepFailed(
             f"building environment '{name}' failed: {exc.explanation or exc}",

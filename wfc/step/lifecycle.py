@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,17 @@ from wfc import __version__
 from wfc.cache.hashing import hash_bytes
 from wfc.errors import StepFailed, UsageError
 from wfc.failpoints import failpoint
-from wfc.lineage import query, record
-from wfc.lineage.db import Database, open_database
-from wfc.lineage.ids import STEP_PREFIX, new_id
-from wfc.lineage.schema import Run, RunInput, RunOutput
+from wfc.lineage import open_lineage
+from wfc.lineage.ids import PIPELINE_PREFIX, STEP_PREFIX, new_id
+from wfc.lineage.records import (
+    HOST,
+    InputRecord,
+    Lineage,
+    OutputRecord,
+    PipelineRunRecord,
+    RunRecord,
+    now,
+)
 from wfc.model.pipeline import load_pipeline
 from wfc.model.status import Status
 from wfc.project import Project
@@ -88,21 +94,27 @@ def run_step(
     """
     started = time.monotonic()
     pipeline, raw = load_pipeline(pipeline_path)
-    db = open_database(project.database_url)
+    lineage = open_lineage(project.database_url)
     store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
-    step = Resolver(project, pipeline, db, str(pipeline_path)).resolve(node, sample, variant)
+    step = Resolver(project, pipeline, lineage, str(pipeline_path)).resolve(node, sample, variant)
     ad_hoc = pipeline_run_id is None
-    pr_id = pipeline_run_id or record.create_pipeline_run(
-        db,
-        name=pipeline.name,
-        document_hash=hash_bytes(raw),
-        document=raw.decode("utf-8", "replace"),
-        git_commit=_git_commit(project.root),
-        version=__version__,
-    )
+    pr_id = pipeline_run_id or new_id(PIPELINE_PREFIX)
+    if ad_hoc:
+        lineage.create_pipeline_run(
+            PipelineRunRecord(
+                id=pr_id,
+                name=pipeline.name,
+                document_hash=hash_bytes(raw),
+                document=raw.decode("utf-8", "replace"),
+                status=Status.RUNNING.value,
+                started_at=now(),
+                wfc_version=__version__,
+                git_commit=git_commit(project.root),
+            )
+        )
     status = Status.FAILED
     try:
-        outcome = _Lifecycle(project, db, store, step, pr_id, runtime, echo).run(force)
+        outcome = _Lifecycle(project, lineage, store, step, pr_id, runtime, echo).run(force)
         status = outcome.status
     except KeyboardInterrupt:
         status = Status.CANCELLED
@@ -110,14 +122,14 @@ def run_step(
     finally:
         if ad_hoc:
             final = Status.COMPLETED if status in (Status.COMPLETED, Status.CACHED) else status
-            record.finish_pipeline_run(db, pr_id, final)
+            lineage.finish_pipeline_run(pr_id, final)
     return _with_time(outcome, time.monotonic() - started)
 
 
 @dataclass
 class _Lifecycle:
     project: Project
-    db: Database
+    lineage: Lineage
     store: ObjectStore
     step: ResolvedStep
     pipeline_run_id: str
@@ -141,27 +153,23 @@ class _Lifecycle:
                 hit, _ = self._lookup()  # another claimant may have finished meanwhile
                 if hit is not None:
                     return self._record_hit(*hit)
-            with self.db.session() as s:
-                stale = [r.id for r in query.running_with_key(s, self.step.key, record.HOST)]
-            record.mark_stale(self.db, stale)
+            self.lineage.fail_stale(self.step.key, HOST)
             return self._execute(runtime, reason or "no earlier run with this key")
 
-    def _lookup(self) -> tuple[tuple[Run, dict[str, RunOutput]] | None, str | None]:
-        with self.db.session() as s:
-            run = query.find_completed(s, self.step.key)
-            outputs = query.outputs_of(s, run.id) if run else {}
-        if run is None:
+    def _lookup(self) -> tuple[tuple[RunRecord, list[OutputRecord]] | None, str | None]:
+        found = self.lineage.find_completed(self.step.key)
+        if found is None:
             return None, "no earlier run with this key"
-        for out in outputs.values():
+        for out in found[1]:
             try:
                 self.store.verify(out.content_hash, "dir" if out.kind == "dir" else "file")
             except (ObjectMissing, ObjectCorrupt) as exc:
                 return None, f"outputs missing: {exc.message}"
-        return (run, outputs), None
+        return found, None
 
-    def _new_run(self, run_id: str, status: Status, **fields: Any) -> Run:
+    def _new_run(self, run_id: str, status: Status, **fields: Any) -> RunRecord:
         step = self.step
-        return Run(
+        return RunRecord(
             id=run_id,
             pipeline_run_id=self.pipeline_run_id,
             node_id=step.node.id,
@@ -177,15 +185,14 @@ class _Lifecycle:
             env_digest=step.env_digest,
             key=step.key,
             status=status.value,
-            started_at=record.now(),
-            host=record.HOST,
+            started_at=now(),
             pid=os.getpid(),
             **fields,
         )
 
-    def _input_rows(self, run_id: str) -> list[RunInput]:
+    def _input_rows(self, run_id: str) -> list[InputRecord]:
         return [
-            RunInput(
+            InputRecord(
                 run_id=run_id,
                 slot=i.slot,
                 position=i.position,
@@ -199,25 +206,20 @@ class _Lifecycle:
             for i in self.step.inputs
         ]
 
-    def _record_hit(self, source: Run, outputs: dict[str, RunOutput]) -> StepOutcome:
+    def _record_hit(self, source: RunRecord, outputs: list[OutputRecord]) -> StepOutcome:
         run_id = new_id(STEP_PREFIX)
         run = self._new_run(
             run_id,
             Status.CACHED,
             cache_source_id=source.id,
-            ended_at=record.now(),
+            ended_at=now(),
             metrics=source.metrics,
             stdout_object=source.stdout_object,
             stderr_object=source.stderr_object,
             exit_code=0,
         )
-        rows = [
-            RunOutput(
-                run_id=run_id, slot=o.slot, path=o.path, content_hash=o.content_hash, size=o.size, kind=o.kind
-            )
-            for o in outputs.values()
-        ]
-        record.record_cached(self.db, run, self._input_rows(run_id), rows)
+        rows = [replace(o, run_id=run_id) for o in outputs]
+        self.lineage.record_cached(run, self._input_rows(run_id), rows)
         return self._outcome(run_id, Status.CACHED, rows, cache_source=source.id)
 
     def _execute(self, runtime: Runtime, reason: str) -> StepOutcome:
@@ -225,10 +227,8 @@ class _Lifecycle:
         run_dir = self.project.state_dir / "runs" / run_id
         run_dir.mkdir(parents=True)
         log_dir = self.project.relative(run_dir)
-        record.start_run(
-            self.db,
-            self._new_run(run_id, Status.RUNNING, reason=reason, log_dir=log_dir),
-            self._input_rows(run_id),
+        self.lineage.start_run(
+            self._new_run(run_id, Status.RUNNING, reason=reason, log_dir=log_dir), self._input_rows(run_id)
         )
         try:
             result = execute(
@@ -244,8 +244,7 @@ class _Lifecycle:
                 )
             )
         except KeyboardInterrupt:
-            record.fail_run(
-                self.db,
+            self.lineage.fail_run(
                 run_id,
                 error="cancelled by user",
                 tail=None,
@@ -256,11 +255,10 @@ class _Lifecycle:
             raise
         except Exception as exc:
             message = exc.message if isinstance(exc, StepFailed | UsageError) else f"internal error: {exc!r}"
-            record.fail_run(self.db, run_id, error=message, tail=None, exit_code=None, logs=(None, None))
+            self.lineage.fail_run(run_id, error=message, tail=None, exit_code=None, logs=(None, None))
             raise
         if result.error is not None:
-            record.fail_run(
-                self.db,
+            self.lineage.fail_run(
                 run_id,
                 error=result.error,
                 tail=result.stderr_tail,
@@ -280,15 +278,15 @@ class _Lifecycle:
         for slot, rel in sorted(result.outputs.items()):
             digest, size, kind = self.store.put(result.out_dir / rel)
             rows.append(
-                RunOutput(run_id=run_id, slot=slot, path=rel, content_hash=digest, size=size, kind=kind)
+                OutputRecord(run_id=run_id, slot=slot, path=rel, content_hash=digest, size=size, kind=kind)
             )
             failpoint("archive.after_output")
-        record.complete_run(self.db, run_id, rows, metrics=result.metrics, logs=result.logs)
+        self.lineage.complete_run(run_id, rows, result.metrics, result.logs)
         shutil.rmtree(result.out_dir.parent / "inputs", ignore_errors=True)
         shutil.rmtree(result.out_dir, ignore_errors=True)
         return self._outcome(run_id, Status.COMPLETED, rows, reason=reason, exit_code=0, log_dir=log_dir)
 
-    def _outcome(self, run_id: str, status: Status, rows: list[RunOutput], **extra: Any) -> StepOutcome:
+    def _outcome(self, run_id: str, status: Status, rows: list[OutputRecord], **extra: Any) -> StepOutcome:
         outputs = {
             r.slot: {"path": r.path, "hash": r.content_hash, "size": r.size, "kind": r.kind} for r in rows
         }
@@ -320,23 +318,25 @@ def _default_runtime(project: Project, step: ResolvedStep) -> Runtime:
     return runtime
 
 
-def _git_commit(root: Path) -> str | None:
-    if not (root / ".git").exists():
-        return None
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+def git_commit(root: Path) -> str | None:
+    """The commit checked out in the repository holding ``root``, read from ``.git`` (no subprocess)."""
+    for directory in (root, *root.parents):
+        git = directory / ".git"
+        if git.is_dir():
+            head = (git / "HEAD").read_text().strip()
+            if not head.startswith("ref: "):
+                return head
+            ref = head.removeprefix("ref: ")
+            if (git / ref).is_file():
+                return (git / ref).read_text().strip()
+            packed = git / "packed-refs"
+            if packed.is_file():
+                for line in packed.read_text().splitlines():
+                    if line.endswith(" " + ref):
+                        return line.split(" ", 1)[0]
+            return None
+    return None
 
 
 def _with_time(outcome: StepOutcome, seconds: float) -> StepOutcome:
-    from dataclasses import replace
-
     return replace(outcome, seconds=round(seconds, 3))

@@ -14,8 +14,7 @@ from typing import Any, Literal
 
 from wfc.cache.key import StepIdentity, step_key
 from wfc.errors import UsageError, did_you_mean
-from wfc.lineage import query
-from wfc.lineage.db import Database
+from wfc.lineage.records import Lineage
 from wfc.model.pipeline import InputNode, Link, MethodNode, Pipeline
 from wfc.project import Project
 from wfc.runtime.environments import read_lock
@@ -66,7 +65,7 @@ class Resolver:
 
     project: Project
     pipeline: Pipeline
-    db: Database
+    lineage: Lineage
     document: str = "PIPELINE"  # how the document is named in hints
     _methods: dict[str, Method] = field(default_factory=dict)
     _steps: dict[tuple[str, str | None, str | None], ResolvedStep] = field(default_factory=dict)
@@ -272,8 +271,7 @@ class Resolver:
         return items
 
     def _sample_item(self, slot: str, name: str, version: int | None) -> InputItem:
-        with self.db.session() as s:
-            row = query.sample_version(s, name, version)
+        row = self.lineage.sample_version(name, version)
         if row is None:
             what = f"{name}@{version}" if version else name
             raise UsageError(f"unknown sample '{what}'", f"register it with `wfc sample add {name} PATH`")
@@ -291,13 +289,12 @@ class Resolver:
         self, node_id: str, sample: str | None, slot: str, out_slot: str, missing: list[ResolvedStep]
     ) -> InputItem | None:
         upstream = self.resolve(node_id, sample)
-        with self.db.session() as s:
-            run = query.find_completed(s, upstream.key)
-            outputs = query.outputs_of(s, run.id) if run else {}
-        if run is None:
+        found = self.lineage.find_completed(upstream.key)
+        if found is None:
             missing.append(upstream)
             return None
-        out = outputs.get(out_slot)
+        run, outputs = found
+        out = next((o for o in outputs if o.slot == out_slot), None)
         if out is None:
             raise UsageError(
                 f"upstream step {upstream.name} (run {run.id}) produced no '{out_slot}' output",

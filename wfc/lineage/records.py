@@ -1,0 +1,186 @@
+"""What the step lifecycle reads and writes in the lineage database, independent of the driver.
+
+Field names equal the column names of ``wfc.lineage.schema``; times are naive UTC.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from wfc.errors import UsageError
+from wfc.model.status import Status
+
+SCHEMA_VERSION = 1
+HOST = socket.gethostname()
+STALE_MESSAGE = "the process running this step died (claim taken over by a later run)"
+
+
+def newer_schema(version: int) -> UsageError:
+    """The error for a database written by a newer wfc."""
+    return UsageError(
+        f"the database schema is version {version}, newer than this wfc understands ({SCHEMA_VERSION})",
+        "upgrade wfc (pip install -U wfc)",
+    )
+
+
+def now() -> datetime:
+    """The current time as naive UTC (how every driver stores it)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class PipelineRunRecord:
+    """One pipeline run."""
+
+    id: str
+    name: str
+    document_hash: str
+    document: str
+    status: str
+    started_at: datetime
+    wfc_version: str
+    host: str = HOST
+    ended_at: datetime | None = None
+    git_commit: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One concrete step execution or cache hit."""
+
+    id: str
+    pipeline_run_id: str
+    node_id: str
+    sample: str | None
+    variant: str | None
+    members: list[str] | None
+    module: str
+    method: str
+    code_hash: str
+    contract_hash: str
+    params: dict[str, Any]
+    env_name: str
+    env_digest: str
+    key: str
+    status: str
+    started_at: datetime
+    host: str = HOST
+    pid: int | None = None
+    reason: str | None = None
+    cache_source_id: str | None = None
+    cancel_cause_id: str | None = None
+    error: str | None = None
+    error_tail: str | None = None
+    exit_code: int | None = None
+    ended_at: datetime | None = None
+    log_dir: str | None = None
+    stdout_object: str | None = None
+    stderr_object: str | None = None
+    metrics: dict[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """One input object of a run."""
+
+    run_id: str
+    slot: str
+    position: int
+    content_hash: str
+    kind: str
+    source_run_id: str | None = None
+    source_slot: str | None = None
+    sample_name: str | None = None
+    sample_version: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """One archived output of a run."""
+
+    run_id: str
+    slot: str
+    path: str
+    content_hash: str
+    size: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One version of a sample."""
+
+    name: str
+    version: int
+    content_hash: str
+    kind: str
+    original_name: str
+    size: int
+    source_path: str
+    registered_at: datetime
+
+
+class Lineage(Protocol):
+    """The lineage operations of the step lifecycle; every write is one transaction."""
+
+    def find_completed(self, key: str) -> tuple[RunRecord, list[OutputRecord]] | None:
+        """The newest executed, completed run with this key and its outputs."""
+        ...
+
+    def sample_version(self, name: str, version: int | None = None) -> SampleRecord | None:
+        """A sample by name: the given version, or the newest."""
+        ...
+
+    def list_samples(self) -> list[SampleRecord]:
+        """Every sample version by name, then version."""
+        ...
+
+    def add_sample_version(self, sample: SampleRecord) -> tuple[SampleRecord, bool]:
+        """Record new content as the next version; the same content returns the existing one."""
+        ...
+
+    def create_pipeline_run(self, run: PipelineRunRecord) -> None:
+        """Record a pipeline run."""
+        ...
+
+    def finish_pipeline_run(self, pipeline_run_id: str, status: Status) -> None:
+        """Close a pipeline run with its final status."""
+        ...
+
+    def start_run(self, run: RunRecord, inputs: list[InputRecord]) -> None:
+        """Record a claimed run as ``running`` with its inputs."""
+        ...
+
+    def record_cached(self, run: RunRecord, inputs: list[InputRecord], outputs: list[OutputRecord]) -> None:
+        """Record a cache hit with its own input and output rows."""
+        ...
+
+    def complete_run(
+        self,
+        run_id: str,
+        outputs: list[OutputRecord],
+        metrics: dict[str, Any],
+        logs: tuple[str | None, str | None],
+    ) -> None:
+        """Mark a run ``completed`` together with its outputs: one transaction."""
+        ...
+
+    def fail_run(
+        self,
+        run_id: str,
+        *,
+        error: str,
+        tail: str | None,
+        exit_code: int | None,
+        logs: tuple[str | None, str | None],
+        status: Status = Status.FAILED,
+    ) -> None:
+        """Mark a run ``failed`` (or ``cancelled``) with its message and logs."""
+        ...
+
+    def fail_stale(self, key: str, host: str) -> list[str]:
+        """Fail this host's ``running`` runs of ``key`` (their process died); return their ids."""
+        ...

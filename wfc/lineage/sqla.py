@@ -1,0 +1,173 @@
+"""The SQLAlchemy implementation of the lineage protocol: any database URL (SQLite, PostgreSQL…)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+
+from wfc.lineage.db import Database
+from wfc.lineage.records import (
+    STALE_MESSAGE,
+    InputRecord,
+    OutputRecord,
+    PipelineRunRecord,
+    RunRecord,
+    SampleRecord,
+    now,
+)
+from wfc.lineage.schema import Base, PipelineRun, Run, RunInput, RunOutput, Sample
+from wfc.model.status import Status
+
+R = TypeVar("R")
+
+
+def _record(cls: type[R], row: Base) -> R:
+    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+
+
+class SqlAlchemyLineage:
+    """Lineage through SQLAlchemy 2 (ORM models of ``wfc.lineage.schema``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def find_completed(self, key: str) -> tuple[RunRecord, list[OutputRecord]] | None:
+        """The newest executed, completed run with this key and its outputs."""
+        with self.db.session() as s:
+            stmt = (
+                select(Run)
+                .where(Run.key == key, Run.status == Status.COMPLETED.value)
+                .order_by(Run.ended_at.desc(), Run.id.desc())
+                .limit(1)
+            )
+            run = s.execute(stmt).scalar_one_or_none()
+            if run is None:
+                return None
+            outs = s.execute(
+                select(RunOutput).where(RunOutput.run_id == run.id).order_by(RunOutput.slot)
+            ).scalars()
+            return _record(RunRecord, run), [_record(OutputRecord, o) for o in outs]
+
+    def sample_version(self, name: str, version: int | None = None) -> SampleRecord | None:
+        """A sample by name: the given version, or the newest."""
+        with self.db.session() as s:
+            stmt = select(Sample).where(Sample.name == name)
+            if version is not None:
+                stmt = stmt.where(Sample.version == version)
+            row = s.execute(stmt.order_by(Sample.version.desc()).limit(1)).scalar_one_or_none()
+            return _record(SampleRecord, row) if row else None
+
+    def list_samples(self) -> list[SampleRecord]:
+        """Every sample version by name, then version."""
+        with self.db.session() as s:
+            rows = s.execute(select(Sample).order_by(Sample.name, Sample.version)).scalars()
+            return [_record(SampleRecord, r) for r in rows]
+
+    def add_sample_version(self, sample: SampleRecord) -> tuple[SampleRecord, bool]:
+        """Record new content as the next version; the same content returns the existing one."""
+        with self.db.session() as s, s.begin():
+            latest = s.execute(
+                select(Sample).where(Sample.name == sample.name).order_by(Sample.version.desc()).limit(1)
+            ).scalar_one_or_none()
+            if latest is not None and latest.content_hash == sample.content_hash:
+                return _record(SampleRecord, latest), False
+            version = latest.version + 1 if latest else 1
+            row = Sample(**{**asdict(sample), "version": version})
+            s.add(row)
+        return _record(SampleRecord, row), True
+
+    def create_pipeline_run(self, run: PipelineRunRecord) -> None:
+        """Record a pipeline run."""
+        with self.db.session() as s, s.begin():
+            s.add(PipelineRun(**asdict(run)))
+
+    def finish_pipeline_run(self, pipeline_run_id: str, status: Status) -> None:
+        """Close a pipeline run with its final status."""
+        with self.db.session() as s, s.begin():
+            s.execute(
+                update(PipelineRun)
+                .where(PipelineRun.id == pipeline_run_id)
+                .values(status=status.value, ended_at=now())
+            )
+
+    def start_run(self, run: RunRecord, inputs: list[InputRecord]) -> None:
+        """Record a claimed run as ``running`` with its inputs."""
+        self._add(run, inputs, [])
+
+    def record_cached(self, run: RunRecord, inputs: list[InputRecord], outputs: list[OutputRecord]) -> None:
+        """Record a cache hit with its own input and output rows."""
+        self._add(run, inputs, outputs)
+
+    def _add(self, run: RunRecord, inputs: list[InputRecord], outputs: list[OutputRecord]) -> None:
+        with self.db.session() as s, s.begin():
+            s.add(Run(**asdict(run)))
+            s.flush()
+            s.add_all(RunInput(**asdict(i)) for i in inputs)
+            s.add_all(RunOutput(**asdict(o)) for o in outputs)
+
+    def complete_run(
+        self,
+        run_id: str,
+        outputs: list[OutputRecord],
+        metrics: dict[str, Any],
+        logs: tuple[str | None, str | None],
+    ) -> None:
+        """Mark a run ``completed`` together with its outputs: one transaction."""
+        with self.db.session() as s, s.begin():
+            s.add_all(RunOutput(**asdict(o)) for o in outputs)
+            s.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(
+                    status=Status.COMPLETED.value,
+                    ended_at=now(),
+                    metrics=metrics,
+                    exit_code=0,
+                    stdout_object=logs[0],
+                    stderr_object=logs[1],
+                )
+            )
+
+    def fail_run(
+        self,
+        run_id: str,
+        *,
+        error: str,
+        tail: str | None,
+        exit_code: int | None,
+        logs: tuple[str | None, str | None],
+        status: Status = Status.FAILED,
+    ) -> None:
+        """Mark a run ``failed`` (or ``cancelled``) with its message and logs."""
+        with self.db.session() as s, s.begin():
+            s.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(
+                    status=status.value,
+                    ended_at=now(),
+                    error=error,
+                    error_tail=tail,
+                    exit_code=exit_code,
+                    stdout_object=logs[0],
+                    stderr_object=logs[1],
+                )
+            )
+
+    def fail_stale(self, key: str, host: str) -> list[str]:
+        """Fail this host's ``running`` runs of ``key`` (their process died); return their ids."""
+        with self.db.session() as s, s.begin():
+            ids = list(
+                s.execute(
+                    select(Run.id).where(Run.key == key, Run.status == Status.RUNNING.value, Run.host == host)
+                ).scalars()
+            )
+            if ids:
+                s.execute(
+                    update(Run)
+                    .where(Run.id.in_(ids))
+                    .values(status=Status.FAILED.value, ended_at=now(), error=STALE_MESSAGE)
+                )
+        return ids

@@ -1,0 +1,243 @@
+"""The standard-library implementation of the lineage protocol for the default local SQLite file.
+
+It writes exactly what ``SqlAlchemyLineage`` writes (a contract test compares them) but imports
+only ``sqlite3``, so a cache hit costs a fraction of a SQLAlchemy import. It serves only a database
+whose schema is current; anything else (a new file, an old schema) goes through SQLAlchemy, which
+owns migrations. Every write transaction is ``BEGIN IMMEDIATE`` (BRIEF §18).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from wfc.lineage.records import (
+    SCHEMA_VERSION,
+    STALE_MESSAGE,
+    InputRecord,
+    OutputRecord,
+    PipelineRunRecord,
+    RunRecord,
+    SampleRecord,
+    newer_schema,
+    now,
+)
+from wfc.model.status import Status
+
+BUSY_TIMEOUT_S = 60
+_JSON = {"params", "members", "metrics"}
+R = TypeVar("R")
+
+
+def _encode(name: str, value: Any) -> Any:
+    if name in _JSON:
+        return json.dumps(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _decode(cls: type[R], row: sqlite3.Row) -> R:
+    values: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        value = row[f.name]
+        if f.name in _JSON and value is not None:
+            value = json.loads(value)
+        elif f.name.endswith("_at") and value is not None:
+            value = datetime.fromisoformat(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+class SqliteLineage:
+    """Lineage through ``sqlite3`` on a local file in WAL mode."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    @classmethod
+    def open_current(cls, path: str) -> SqliteLineage | None:
+        """Open the file when it exists with the current schema; otherwise None.
+
+        Raises:
+            UsageError: The schema is newer than this wfc.
+        """
+        if not Path(path).is_file():
+            return None
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            row = conn.execute("SELECT value FROM wfc_meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError:
+            conn.close()
+            return None
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            conn.close()
+            raise newer_schema(version)
+        if version != SCHEMA_VERSION:
+            conn.close()
+            return None
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            f"busy_timeout={BUSY_TIMEOUT_S * 1000}",
+            "foreign_keys=ON",
+        ):
+            conn.execute(f"PRAGMA {pragma}")
+        return cls(conn)
+
+    # -- reads -----------------------------------------------------------------------------
+    def find_completed(self, key: str) -> tuple[RunRecord, list[OutputRecord]] | None:
+        """The newest executed, completed run with this key and its outputs."""
+        row = self.conn.execute(
+            "SELECT * FROM runs WHERE key = ? AND status = ? ORDER BY ended_at DESC, id DESC LIMIT 1",
+            (key, Status.COMPLETED.value),
+        ).fetchone()
+        if row is None:
+            return None
+        outs = self.conn.execute("SELECT * FROM run_outputs WHERE run_id = ? ORDER BY slot", (row["id"],))
+        return _decode(RunRecord, row), [_decode(OutputRecord, o) for o in outs]
+
+    def sample_version(self, name: str, version: int | None = None) -> SampleRecord | None:
+        """A sample by name: the given version, or the newest."""
+        sql, args = "SELECT * FROM samples WHERE name = ?", [name]
+        if version is not None:
+            sql, args = sql + " AND version = ?", [name, str(version)]
+        row = self.conn.execute(sql + " ORDER BY version DESC LIMIT 1", args).fetchone()
+        return _decode(SampleRecord, row) if row else None
+
+    def list_samples(self) -> list[SampleRecord]:
+        """Every sample version by name, then version."""
+        rows = self.conn.execute("SELECT * FROM samples ORDER BY name, version")
+        return [_decode(SampleRecord, r) for r in rows]
+
+    # -- writes ----------------------------------------------------------------------------
+    def add_sample_version(self, sample: SampleRecord) -> tuple[SampleRecord, bool]:
+        """Record new content as the next version; the same content returns the existing one."""
+        with self._transaction():
+            latest = self.sample_version(sample.name)
+            if latest is not None and latest.content_hash == sample.content_hash:
+                return latest, False
+            record = SampleRecord(**{**asdict(sample), "version": latest.version + 1 if latest else 1})
+            self._insert("samples", record)
+        return record, True
+
+    def create_pipeline_run(self, run: PipelineRunRecord) -> None:
+        """Record a pipeline run."""
+        with self._transaction():
+            self._insert("pipeline_runs", run)
+
+    def finish_pipeline_run(self, pipeline_run_id: str, status: Status) -> None:
+        """Close a pipeline run with its final status."""
+        with self._transaction():
+            self._update("pipeline_runs", pipeline_run_id, status=status.value, ended_at=now())
+
+    def start_run(self, run: RunRecord, inputs: list[InputRecord]) -> None:
+        """Record a claimed run as ``running`` with its inputs."""
+        self.record_cached(run, inputs, [])
+
+    def record_cached(self, run: RunRecord, inputs: list[InputRecord], outputs: list[OutputRecord]) -> None:
+        """Record a cache hit with its own input and output rows."""
+        with self._transaction():
+            self._insert("runs", run)
+            for i in inputs:
+                self._insert("run_inputs", i)
+            for o in outputs:
+                self._insert("run_outputs", o)
+
+    def complete_run(
+        self,
+        run_id: str,
+        outputs: list[OutputRecord],
+        metrics: dict[str, Any],
+        logs: tuple[str | None, str | None],
+    ) -> None:
+        """Mark a run ``completed`` together with its outputs: one transaction."""
+        with self._transaction():
+            for o in outputs:
+                self._insert("run_outputs", o)
+            self._update(
+                "runs",
+                run_id,
+                status=Status.COMPLETED.value,
+                ended_at=now(),
+                metrics=metrics,
+                exit_code=0,
+                stdout_object=logs[0],
+                stderr_object=logs[1],
+            )
+
+    def fail_run(
+        self,
+        run_id: str,
+        *,
+        error: str,
+        tail: str | None,
+        exit_code: int | None,
+        logs: tuple[str | None, str | None],
+        status: Status = Status.FAILED,
+    ) -> None:
+        """Mark a run ``failed`` (or ``cancelled``) with its message and logs."""
+        with self._transaction():
+            self._update(
+                "runs",
+                run_id,
+                status=status.value,
+                ended_at=now(),
+                error=error,
+                error_tail=tail,
+                exit_code=exit_code,
+                stdout_object=logs[0],
+                stderr_object=logs[1],
+            )
+
+    def fail_stale(self, key: str, host: str) -> list[str]:
+        """Fail this host's ``running`` runs of ``key`` (their process died); return their ids."""
+        with self._transaction():
+            ids = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT id FROM runs WHERE key = ? AND status = ? AND host = ?",
+                    (key, Status.RUNNING.value, host),
+                )
+            ]
+            for run_id in ids:
+                self._update("runs", run_id, status=Status.FAILED.value, ended_at=now(), error=STALE_MESSAGE)
+        return ids
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    def _insert(self, table: str, record: Any) -> None:
+        values = asdict(record)
+        names = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        self.conn.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks})", [_encode(k, v) for k, v in values.items()]
+        )
+
+    def _update(self, table: str, row_id: str, **values: Any) -> None:
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        self.conn.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = ?",
+            [*(_encode(k, v) for k, v in values.items()), row_id],
+        )
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on an exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
