@@ -18,6 +18,8 @@ from wfc.errors import InfraError, UsageError
 from wfc.runtime.base import ExecResult, ExecSpec
 
 DOCKER_HINT = "start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
+# A fixed API version spares a version round trip per process; every engine since 20.10 speaks it.
+API_VERSION = "1.41"
 
 
 def docker_client() -> Any:
@@ -26,13 +28,16 @@ def docker_client() -> Any:
     Raises:
         InfraError: The engine is not reachable.
     """
+    import os
+
     import docker
     from docker.errors import DockerException
+    from requests.exceptions import RequestException
 
     try:
-        client = docker.from_env(timeout=300)
+        client = docker.from_env(timeout=300, version=os.environ.get("DOCKER_API_VERSION", API_VERSION))
         client.ping()
-    except DockerException as exc:
+    except (DockerException, RequestException) as exc:
         raise InfraError(f"Docker is not reachable: {_first_line(exc)}", DOCKER_HINT) from None
     return client
 
@@ -68,11 +73,8 @@ class DockerRuntime:
                 f"Docker could not create the container: {_first_line(exc)}", DOCKER_HINT
             ) from None
         try:
+            pump = _pump(container, spec.stdout_path, spec.stderr_path, echo=spec.echo)  # attached before start
             container.start()
-            pumps = [
-                _pump(container, spec.stdout_path, stdout=True, echo=spec.echo),
-                _pump(container, spec.stderr_path, stdout=False, echo=spec.echo),
-            ]
             timed_out = False
             try:
                 status = container.wait(timeout=spec.timeout) if spec.timeout else container.wait()
@@ -81,10 +83,11 @@ class DockerRuntime:
                 timed_out = True
                 container.kill()
                 exit_code = 137
-            for pump in pumps:
-                pump.join(timeout=30)
-            container.reload()
-            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+            pump.join(timeout=30)
+            oom = False
+            if exit_code != 0 and not timed_out:
+                container.reload()
+                oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
             return ExecResult(exit_code=exit_code, oom_killed=oom, timed_out=timed_out)
         finally:
             with contextlib.suppress(APIError):
@@ -114,17 +117,21 @@ def _create_kwargs(spec: ExecSpec) -> dict[str, Any]:
     return kwargs
 
 
-def _pump(container: Any, path: Path, *, stdout: bool, echo: bool) -> threading.Thread:
-    """Stream one of the container's output streams to a log file (and the terminal) in a thread."""
+def _pump(container: Any, stdout_path: Path, stderr_path: Path, *, echo: bool) -> threading.Thread:
+    """Attach to the container (before it starts, so nothing is missed) and copy its two streams to
+    their log files, and to the terminal when ``echo``, in a background thread."""
+    frames = container.attach(stdout=True, stderr=True, stream=True, logs=True, demux=True)
 
     def copy() -> None:
-        with path.open("ab") as out:
-            sink: BinaryIO = sys.stderr.buffer
-            for chunk in container.logs(stdout=stdout, stderr=not stdout, stream=True, follow=True):
-                out.write(chunk)
-                if echo:
-                    sink.write(chunk)
-                    sink.flush()
+        sink: BinaryIO = sys.stderr.buffer
+        with stdout_path.open("ab") as out, stderr_path.open("ab") as err:
+            for chunk_out, chunk_err in frames:
+                for chunk, log in ((chunk_out, out), (chunk_err, err)):
+                    if chunk:
+                        log.write(chunk)
+                        if echo:
+                            sink.write(chunk)
+                            sink.flush()
 
     thread = threading.Thread(target=copy, daemon=True)
     thread.start()
