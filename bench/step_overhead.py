@@ -133,7 +133,8 @@ def main() -> None:
         print(f"{name:22} median {value * 1000:7.1f} ms  (n={reps})")
     print(f"(a)/(e)         = {ratio_hit:.2f}   target <= 1.5")
     print(f"(c)/((d)+(e))   = {ratio_miss:.2f}   target <= 1.2")
-    print("cached run-step import self-time by package (s): " + ", ".join(f"{n} {t:.3f}" for n, t in dominant))
+    heaviest = ", ".join(f"{name} {seconds:.3f}" for name, seconds in dominant)
+    print(f"cached run-step import self-time by package (s): {heaviest}")
 
     results = REPO / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)

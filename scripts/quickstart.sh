@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README quick start, first command: install everything wfc needs on a fresh Debian machine
-# (Python packages, the Docker engine, a local base image, the example environments), then run
+# (Python packages, the Docker engine, PostgreSQL for the tests, a local base image, the example
+# environments), then run
 # the example pipeline twice: every step executes in a container, then every step is cached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ SUDO=""
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)  # for the PostgreSQL tests
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]} from Debian"
     $SUDO apt-get update -qq

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,8 @@ def _resolve(
     variant: str | None = None,
 ) -> str:
     project = Project.load(proj.root)
-    resolver = Resolver(project, Pipeline.model_validate(doc), open_lineage(project.database_url))
-    return resolver.resolve(node, sample, variant).key
+    with closing(open_lineage(project.database_url)) as lineage:
+        return Resolver(project, Pipeline.model_validate(doc), lineage).resolve(node, sample, variant).key
 
 
 def test_resolved_key_ignores_node_id_variant_name_and_whitespace(fake_env: Proj) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import closing
 from pathlib import Path
 
 from wfc.atomic import write_text_atomic
@@ -39,18 +40,19 @@ def add_sample(project: Project, name: str, path: Path) -> tuple[SampleRecord, b
         raise UsageError(f"sample path not found: {path}", "check the path")
     store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
     digest, size, kind = store.put(path)
-    sample, created = open_lineage(project.database_url).add_sample_version(
-        SampleRecord(
-            name=name,
-            version=0,
-            content_hash=digest,
-            kind=kind,
-            original_name=path.resolve().name,
-            size=size,
-            source_path=project.relative(path),
-            registered_at=now(),
+    with closing(open_lineage(project.database_url)) as lineage:
+        sample, created = lineage.add_sample_version(
+            SampleRecord(
+                name=name,
+                version=0,
+                content_hash=digest,
+                kind=kind,
+                original_name=path.resolve().name,
+                size=size,
+                source_path=project.relative(path),
+                registered_at=now(),
+            )
         )
-    )
     if not created:
         return sample, False
     _update_lock(project, sample)
@@ -59,7 +61,8 @@ def add_sample(project: Project, name: str, path: Path) -> tuple[SampleRecord, b
 
 def list_samples(project: Project) -> list[SampleRecord]:
     """Every registered sample version."""
-    return open_lineage(project.database_url).list_samples()
+    with closing(open_lineage(project.database_url)) as lineage:
+        return lineage.list_samples()
 
 
 def _update_lock(project: Project, sample: SampleRecord) -> None:

@@ -184,3 +184,7 @@ class Lineage(Protocol):
     def fail_stale(self, key: str, host: str) -> list[str]:
         """Fail this host's ``running`` runs of ``key`` (their process died); return their ids."""
         ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -33,6 +33,10 @@ class SqlAlchemyLineage:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.db.engine.dispose()
+
     def find_completed(self, key: str) -> tuple[RunRecord, list[OutputRecord]] | None:
         """The newest executed, completed run with this key and its outputs."""
         with self.db.session() as s:

@@ -91,6 +91,10 @@ class SqliteLineage:
             conn.execute(f"PRAGMA {pragma}")
         return cls(conn)
 
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
     # -- reads -----------------------------------------------------------------------------
     def find_completed(self, key: str) -> tuple[RunRecord, list[OutputRecord]] | None:
         """The newest executed, completed run with this key and its outputs."""

@@ -73,7 +73,8 @@ class DockerRuntime:
                 f"Docker could not create the container: {_first_line(exc)}", DOCKER_HINT
             ) from None
         try:
-            pump = _pump(container, spec.stdout_path, spec.stderr_path, echo=spec.echo)  # attached before start
+            # attached before start, so that no output is missed
+            pump = _pump(container, spec.stdout_path, spec.stderr_path, echo=spec.echo)
             container.start()
             timed_out = False
             try:

@@ -123,6 +123,7 @@ def run_step(
         if ad_hoc:
             final = Status.COMPLETED if status in (Status.COMPLETED, Status.CACHED) else status
             lineage.finish_pipeline_run(pr_id, final)
+        lineage.close()
     return _with_time(outcome, time.monotonic() - started)
 
 
