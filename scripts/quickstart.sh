@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README quick start, first command: install everything wfc needs on a fresh Debian machine
 # (Python packages, the Docker engine, PostgreSQL for the tests, a local base image, the example
-# environments), then run
-# the example pipeline twice: every step executes in a container, then every step is cached.
+# environments), then run the example pipeline twice: every step executes in a container, then
+# every step is cached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
+import time
 
 import pytest
 
 from tests.conftest import Proj, probe_pipeline
+from wfc_client import contract
 
 pytestmark = pytest.mark.docker
 
@@ -55,6 +56,7 @@ def test_container_contract_isolation(probe_project: Proj) -> None:
     assert seen["nets"] == ["lo"]  # --network none
     assert seen["input_writable"] is False and seen["method_writable"] is False
     env = seen["env"]
+    assert set(env) == set(contract.ALL_VARIABLES)
     assert env["WFC_SAMPLE"] == "s1" and env["WFC_NODE_ID"] == "probe" and env["WFC_RUN_ID"] == doc["run_id"]
     assert json.loads(env["WFC_PARAMS"])["mode"] == "whoami"
     assert json.loads(env["WFC_INPUT_PATHS"]) == {"data": ["/wfc/inputs/data/0/s1.txt"]}
@@ -164,26 +166,10 @@ def test_four_concurrent_run_steps_execute_once(probe_project: Proj) -> None:
 
 
 def test_sigkill_during_archiving_never_leaves_a_false_completed(probe_project: Proj) -> None:
-    killed = probe_project.wfc(
-        "run-step",
-        "pipeline.json",
-        "--node",
-        "probe",
-        "--sample",
-        "s1",
-        env={"WFC_FAILPOINT": "archive.after_output"},
-    )
-    assert killed.returncode == -9
+    _kill_at(probe_project, "archive.after_output")
     assert probe_project.rows("SELECT status FROM runs") == [("running",)]
     assert probe_project.rows("SELECT count(*) FROM run_outputs")[0][0] == 0
-
-    verify = subprocess.run(
-        [sys.executable, "-c", _VERIFY_ALL, str(probe_project.root / ".wfc/store")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert verify.stdout.strip().startswith("ok ")  # every object present is correct
+    _verify_store(probe_project)  # every object present is correct
 
     again = probe_project.run_step("probe", "--sample", "s1")
     assert again["status"] == "completed"
@@ -228,33 +214,46 @@ def _containers() -> list[str]:
     return out.stdout.split()
 
 
-_VERIFY_ALL = """
-import sys
-from pathlib import Path
-from wfc.store.local import ObjectStore
-store = ObjectStore(Path(sys.argv[1]))
-objs = store.iter_objects()
-for d in objs:
-    store.verify(d)
-print("ok", len(objs))
-"""
+def _kill_at(project: Proj, failpoint: str) -> None:
+    """Run the step and have it SIGKILL itself at a named fail point."""
+    argv = ("run-step", "pipeline.json", "--node", "probe", "--sample", "s1")
+    killed = project.wfc(*argv, env={"WFC_FAILPOINT": failpoint})
+    assert killed.returncode == -9
+
+
+def _verify_store(project: Proj) -> None:
+    """Re-hash every object of the project's store in a fresh process."""
+    code = (
+        "import sys; from pathlib import Path; from wfc.store.local import ObjectStore; "
+        "store = ObjectStore(Path(sys.argv[1])); [store.verify(d) for d in store.iter_objects()]"
+    )
+    subprocess.run([sys.executable, "-c", code, str(project.root / ".wfc/store")], check=True)
 
 
 def test_stale_tmp_files_are_not_objects(probe_project: Proj) -> None:
-    killed = probe_project.wfc(
-        "run-step",
-        "pipeline.json",
-        "--node",
-        "probe",
-        "--sample",
-        "s1",
-        env={"WFC_FAILPOINT": "store.before_rename"},
-    )
-    assert killed.returncode == -9
-    store = Path(probe_project.root / ".wfc/store")
-    assert list((store / "tmp").iterdir())  # the half-written object stayed a temp file
-    verify = subprocess.run(
-        [sys.executable, "-c", _VERIFY_ALL, str(store)], capture_output=True, text=True, check=True
-    )
-    assert verify.stdout.startswith("ok ")
+    _kill_at(probe_project, "store.before_rename")
+    assert list(
+        (probe_project.root / ".wfc/store/tmp").iterdir()
+    )  # the half-written object stayed a temp file
+    _verify_store(probe_project)
     assert probe_project.run_step("probe", "--sample", "s1")["status"] == "completed"
+
+
+def test_sigterm_cancels_the_step_and_removes_its_container(probe_project: Proj) -> None:
+    probe_project.write_pipeline(probe_pipeline({"sleep": 60}))
+    env = {**os.environ, "WFC_PROJECT": str(probe_project.root)}
+    argv = [sys.executable, "-m", "wfc", "run-step", "pipeline.json", "--node", "probe", "--sample", "s1"]
+    proc = subprocess.Popen(
+        argv, cwd=probe_project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not _containers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _containers(), "the method's container never started"
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "error: interrupted"
+    assert _containers() == []
+    assert probe_project.rows("SELECT status, error FROM runs") == [("cancelled", "cancelled by user")]
+    assert probe_project.rows("SELECT status FROM pipeline_runs") == [("cancelled",)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,9 @@ def test_results_schema_is_enforced(text: str, message: str) -> None:
 
 def test_installs_on_its_own_and_imports_nothing_of_wfc(tmp_path: Path) -> None:
     target = tmp_path / "site"
+    source = shutil.copytree(
+        REPO / "wfc_client", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__")
+    )
     subprocess.run(
         [
             sys.executable,
@@ -98,7 +102,7 @@ def test_installs_on_its_own_and_imports_nothing_of_wfc(tmp_path: Path) -> None:
             "--no-build-isolation",
             "--target",
             str(target),
-            str(REPO / "wfc_client"),
+            str(source),
         ],
         check=True,
         capture_output=True,

@@ -8,7 +8,6 @@ answer is the same whoever launches the step.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -327,8 +326,3 @@ def _sample_ref(text: str) -> tuple[str, int | None]:
             f"write {name} or {name}@2",
         )
     return name, int(version) if version else None
-
-
-def params_json(params: dict[str, Any]) -> str:
-    """The ``WFC_PARAMS`` value: the resolved params as JSON."""
-    return json.dumps(params, sort_keys=True)
