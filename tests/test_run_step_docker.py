@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import Proj, probe_pipeline
+from tests.conftest import FIXTURES, Proj, probe_pipeline
 from wfc_client import contract
 
 pytestmark = pytest.mark.docker
@@ -257,3 +257,32 @@ def test_sigterm_cancels_the_step_and_removes_its_container(probe_project: Proj)
     assert _containers() == []
     assert probe_project.rows("SELECT status, error FROM runs") == [("cancelled", "cancelled by user")]
     assert probe_project.rows("SELECT status FROM pipeline_runs") == [("cancelled",)]
+
+
+def test_directory_output_is_a_tree_and_feeds_a_downstream_step(probe_project: Proj) -> None:
+    probe_project.add_method("t/tree", FIXTURES / "methods" / "t" / "tree")
+    doc = probe_pipeline()
+    doc["nodes"].append({"id": "tree", "method": "t/tree"})
+    doc["links"] = [{"from": "data", "to": "tree.data"}, {"from": "tree", "to": "probe.data"}]
+    probe_project.write_pipeline(doc)
+    made = probe_project.run_step("tree", "--sample", "s1")
+    assert made["status"] == "completed", made
+    assert made["outputs"]["tree"]["kind"] == "dir" and made["outputs"]["tree"]["path"] == "tree"
+    digest = made["outputs"]["tree"]["hash"]
+    listing = json.loads((probe_project.root / ".wfc/store/objects" / digest[7:9] / digest[9:]).read_text())
+    assert [(e[0], e[1]) for e in listing["entries"]] == [
+        ("a.txt", "f"),
+        ("empty", "d"),
+        ("run.sh", "x"),
+        ("sub/b.txt", "f"),
+    ]
+
+    used = probe_project.run_step("probe", "--sample", "s1")
+    assert used["status"] == "completed", used
+    out = used["outputs"]["out"]["hash"]
+    text = (probe_project.root / ".wfc/store/objects" / out[7:9] / out[9:]).read_text()
+    assert text == "A:alpha\n#!/bin/sh\necho hi\nB\nk=1 sample=s1\n"
+    source = probe_project.rows(
+        "SELECT source_run_id, source_slot, kind FROM run_inputs WHERE run_id=?", used["run_id"]
+    )
+    assert source == [(made["run_id"], "tree", "dir")]
