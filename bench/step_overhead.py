@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=15)
     reps = parser.parse_args().reps
     root = Path(tempfile.mkdtemp(prefix="wfc-bench-"))
-    env = {**os.environ, "WFC_PROJECT": str(root)}
+    env = {**os.environ, "WFC_PROJECT": str(root), "PYTHONPATH": str(REPO)}  # measure this checkout's code
     wfc = [sys.executable, "-m", "wfc"]
     subprocess.run([*wfc, "init", str(root)], check=True, capture_output=True)
     shutil.copytree(REPO / "environments" / "python", root / "environments" / "python", dirs_exist_ok=True)

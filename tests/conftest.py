@@ -28,7 +28,7 @@ class Proj:
         self, *args: str, env: dict[str, str] | None = None, check: bool | None = None, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
         """Run the real ``wfc`` command in this project."""
-        full_env = {**os.environ, "WFC_PROJECT": str(self.root), **(env or {})}
+        full_env = self.env(env)
         cwd = self.root if self.root.is_dir() else self.root.parent
         proc = subprocess.run(
             [sys.executable, "-m", "wfc", *args],
@@ -44,6 +44,11 @@ class Proj:
                 f"wfc {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
             )
         return proc
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment of a ``wfc`` process in this project, running the code under test."""
+        pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        return {**os.environ, "PYTHONPATH": pythonpath, "WFC_PROJECT": str(self.root), **(extra or {})}
 
     def run_step(self, node: str, *extra: str, pipeline: str = "pipeline.json", **kw: Any) -> dict[str, Any]:
         """``wfc run-step --json``; returns the parsed document (success or error)."""

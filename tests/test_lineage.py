@@ -117,6 +117,7 @@ def _scenario(lineage: Lineage) -> None:
     lineage.start_run(replace(run, id="r-4", key="blake3:f"), [])
     lineage.fail_run("r-4", error="boom", tail="a\nboom", exit_code=2, logs=(None, "blake3:e"))
     lineage.finish_pipeline_run("p-1", Status.FAILED)
+    assert lineage.has_pipeline_run("p-1") and not lineage.has_pipeline_run("p-2")
     assert [s.version for s in lineage.list_samples()] == [1, 2]
 
 

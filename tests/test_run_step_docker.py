@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -147,7 +146,7 @@ def test_timeout_and_oom_are_named(probe_project: Proj) -> None:
 
 def test_four_concurrent_run_steps_execute_once(probe_project: Proj) -> None:
     probe_project.write_pipeline(probe_pipeline({"sleep": 2}))
-    env = {**os.environ, "WFC_PROJECT": str(probe_project.root)}
+    env = probe_project.env()
     argv = [sys.executable, "-m", "wfc", "run-step", "pipeline.json", "--node", "probe", "--sample", "s1"]
     procs = [
         subprocess.Popen(
@@ -227,7 +226,9 @@ def _verify_store(project: Proj) -> None:
         "import sys; from pathlib import Path; from wfc.store.local import ObjectStore; "
         "store = ObjectStore(Path(sys.argv[1])); [store.verify(d) for d in store.iter_objects()]"
     )
-    subprocess.run([sys.executable, "-c", code, str(project.root / ".wfc/store")], check=True)
+    subprocess.run(
+        [sys.executable, "-c", code, str(project.root / ".wfc/store")], env=project.env(), check=True
+    )
 
 
 def test_stale_tmp_files_are_not_objects(probe_project: Proj) -> None:
@@ -241,7 +242,7 @@ def test_stale_tmp_files_are_not_objects(probe_project: Proj) -> None:
 
 def test_sigterm_cancels_the_step_and_removes_its_container(probe_project: Proj) -> None:
     probe_project.write_pipeline(probe_pipeline({"sleep": 60}))
-    env = {**os.environ, "WFC_PROJECT": str(probe_project.root)}
+    env = probe_project.env()
     argv = [sys.executable, "-m", "wfc", "run-step", "pipeline.json", "--node", "probe", "--sample", "s1"]
     proc = subprocess.Popen(
         argv, cwd=probe_project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -162,6 +162,14 @@ def test_pipeline_document_errors(fake_env: Proj) -> None:
     assert _err(proc.stderr) == ("error: pipeline file not found: missing.json", "hint: check the path")
 
 
+def test_unknown_pipeline_run(fake_env: Proj) -> None:
+    assert _step(fake_env, "--sample", "s1", "--pipeline-run", "p-NOPE") == (
+        2,
+        "error: unknown pipeline run 'p-NOPE'",
+        "hint: pass the id of a recorded pipeline run, or leave --pipeline-run out",
+    )
+
+
 def test_usage_error_of_run_step(fake_env: Proj) -> None:
     proc = fake_env.wfc("run-step", "pipeline.json")
     assert proc.returncode == 2

@@ -146,6 +146,10 @@ class Lineage(Protocol):
         """Record a pipeline run."""
         ...
 
+    def has_pipeline_run(self, pipeline_run_id: str) -> bool:
+        """Whether a pipeline run with this id is recorded."""
+        ...
+
     def finish_pipeline_run(self, pipeline_run_id: str, status: Status) -> None:
         """Close a pipeline run with its final status."""
         ...

@@ -87,6 +87,11 @@ class SqlAlchemyLineage:
         with self.db.session() as s, s.begin():
             s.add(PipelineRun(**asdict(run)))
 
+    def has_pipeline_run(self, pipeline_run_id: str) -> bool:
+        """Whether a pipeline run with this id is recorded."""
+        with self.db.session() as s:
+            return s.get(PipelineRun, pipeline_run_id) is not None
+
     def finish_pipeline_run(self, pipeline_run_id: str, status: Status) -> None:
         """Close a pipeline run with its final status."""
         with self.db.session() as s, s.begin():

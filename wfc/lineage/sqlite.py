@@ -136,6 +136,13 @@ class SqliteLineage:
         with self._transaction():
             self._insert("pipeline_runs", run)
 
+    def has_pipeline_run(self, pipeline_run_id: str) -> bool:
+        """Whether a pipeline run with this id is recorded."""
+        return (
+            self.conn.execute("SELECT 1 FROM pipeline_runs WHERE id = ?", (pipeline_run_id,)).fetchone()
+            is not None
+        )
+
     def finish_pipeline_run(self, pipeline_run_id: str, status: Status) -> None:
         """Close a pipeline run with its final status."""
         with self._transaction():

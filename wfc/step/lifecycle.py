@@ -98,6 +98,11 @@ def run_step(
     store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
     step = Resolver(project, pipeline, lineage, str(pipeline_path)).resolve(node, sample, variant)
     ad_hoc = pipeline_run_id is None
+    if pipeline_run_id is not None and not lineage.has_pipeline_run(pipeline_run_id):
+        raise UsageError(
+            f"unknown pipeline run '{pipeline_run_id}'",
+            "pass the id of a recorded pipeline run, or leave --pipeline-run out",
+        )
     pr_id = pipeline_run_id or new_id(PIPELINE_PREFIX)
     if ad_hoc:
         lineage.create_pipeline_run(
