@@ -153,6 +153,13 @@ def test_pipeline_document_errors(fake_env: Proj) -> None:
     fake_env.write_pipeline(doc)
     assert _step(fake_env, "--sample", "s1")[1] == ("error: pipeline.json: links[0]: unknown node 'nowhere'")
     doc = probe_pipeline()
+    doc["nodes"].append({"id": "back", "method": "t/probe"})
+    doc["links"] += [{"from": "probe", "to": "back.data"}, {"from": "back", "to": "probe.data"}]
+    fake_env.write_pipeline(doc)
+    assert _step(fake_env, "--sample", "s1")[1] == (
+        "error: pipeline.json: links form a cycle: back -> probe -> back"
+    )
+    doc = probe_pipeline()
     doc["nodes"][1]["id"] = "bad id"
     fake_env.write_pipeline(doc)
     assert _step(fake_env, "--sample", "s1")[1] == (

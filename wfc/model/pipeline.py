@@ -96,6 +96,11 @@ class Pipeline(Frozen):
             for end in (link.source, link.target):
                 if end.node not in seen:
                     raise ValueError(f"links[{i}]: unknown node '{end.node}'{did_you_mean(end.node, seen)}")
+        cycle = _find_cycle(
+            {n.id: [lk.target.node for lk in self.links if lk.source.node == n.id] for n in self.nodes}
+        )
+        if cycle:
+            raise ValueError("links form a cycle: " + " -> ".join(cycle))
         return self
 
     def node(self, node_id: str) -> MethodNode | InputNode:
@@ -116,6 +121,29 @@ class Pipeline(Frozen):
     def links_into(self, node_id: str) -> list[Link]:
         """The links whose target is ``node_id``, in document order."""
         return [link for link in self.links if link.target.node == node_id]
+
+
+def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """A cycle of the directed graph as a closed path of node ids, or None."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in edges.get(node, []):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        path.pop()
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
 
 
 def load_pipeline(path: Path) -> tuple[Pipeline, bytes]:

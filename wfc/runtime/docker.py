@@ -75,7 +75,12 @@ class DockerRuntime:
         try:
             # attached before start, so that no output is missed
             pump = _pump(container, spec.stdout_path, spec.stderr_path, echo=spec.echo)
-            container.start()
+            try:
+                container.start()
+            except APIError as exc:
+                raise InfraError(
+                    f"Docker could not start the container: {_first_line(exc)}", DOCKER_HINT
+                ) from None
             timed_out = False
             try:
                 status = container.wait(timeout=spec.timeout) if spec.timeout else container.wait()
