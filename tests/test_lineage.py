@@ -164,3 +164,20 @@ def test_sqlite_driver_defers_to_sqlalchemy_for_missing_or_old_schemas(tmp_path:
         raw.execute("UPDATE wfc_meta SET value='99' WHERE key='schema_version'")
     with pytest.raises(UsageError, match="newer than this wfc"):
         open_lineage(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def test_a_write_lock_held_too_long_is_an_infrastructure_error(tmp_path: Path) -> None:
+    from wfc.errors import InfraError
+
+    url = f"sqlite:///{tmp_path / 'wfc.db'}"
+    open_database(url).engine.dispose()
+    holder = sqlite3.connect(tmp_path / "wfc.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    lineage = SqliteLineage.open_current(str(tmp_path / "wfc.db"))
+    assert lineage is not None
+    lineage.conn.execute("PRAGMA busy_timeout=100")
+    with pytest.raises(InfraError, match="the lineage database is unavailable: database is locked"):
+        lineage.finish_pipeline_run("p-x", Status.FAILED)
+    holder.rollback()
+    holder.close()
+    lineage.close()

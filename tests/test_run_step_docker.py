@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -287,3 +288,43 @@ def test_directory_output_is_a_tree_and_feeds_a_downstream_step(probe_project: P
         "SELECT source_run_id, source_slot, kind FROM run_inputs WHERE run_id=?", used["run_id"]
     )
     assert source == [(made["run_id"], "tree", "dir")]
+
+
+def test_retries_rerun_a_failed_execution_within_one_run(probe_project: Proj) -> None:
+    spec = probe_project.root / "methods/t/probe/method.yaml"
+    spec.write_text(spec.read_text() + "retries: 2\n")
+    probe_project.write_pipeline(probe_pipeline({"mode": "fail"}))
+    doc = probe_project.run_step("probe", "--sample", "s1")
+    assert doc["status"] == "failed" and doc["error"] == "ValueError: the input is bad"
+    stdout = (probe_project.root / doc["log_dir"] / "stdout.log").read_text()
+    assert stdout.count("TOKEN=") == 3
+    assert "=== wfc: attempt 3 of 3 ===" in stdout
+    assert probe_project.rows("SELECT count(*) FROM runs") == [(1,)]
+
+
+def test_cache_false_always_executes_and_records(probe_project: Proj) -> None:
+    spec = probe_project.root / "methods/t/probe/method.yaml"
+    spec.write_text(spec.read_text() + "cache: false\n")
+    first = probe_project.run_step("probe", "--sample", "s1")
+    second = probe_project.run_step("probe", "--sample", "s1")
+    assert (first["status"], second["status"]) == ("completed", "completed")
+    assert second["reason"] == "method declares cache: false"
+    assert first["key"] == second["key"]
+
+
+def test_project_option_and_force(probe_project: Proj, tmp_path: Path) -> None:
+    first = probe_project.run_step("probe", "--sample", "s1")
+    outside = Proj(tmp_path)  # runs from tmp_path, which holds the project but is not inside it
+    argv = [
+        str(probe_project.root / "pipeline.json"),
+        "--node",
+        "probe",
+        "--sample",
+        "s1",
+        "--force",
+        "--json",
+    ]
+    proc = outside.wfc("run-step", *argv, "--project", str(probe_project.root), env={"WFC_PROJECT": ""})
+    forced = json.loads(proc.stdout)
+    assert (forced["status"], forced["reason"]) == ("completed", "forced")
+    assert forced["outputs"] == first["outputs"]

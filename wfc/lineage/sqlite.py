@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from wfc.errors import InfraError
 from wfc.lineage.records import (
     SCHEMA_VERSION,
     STALE_MESSAGE,
@@ -248,7 +249,13 @@ class _Transaction:
         self.conn = conn
 
     def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise InfraError(
+                f"the lineage database is unavailable: {exc}",
+                f"another process held its write lock for over {BUSY_TIMEOUT_S} s, or the file is unreadable",
+            ) from None
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
