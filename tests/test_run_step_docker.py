@@ -328,3 +328,16 @@ def test_project_option_and_force(probe_project: Proj, tmp_path: Path) -> None:
     forced = json.loads(proc.stdout)
     assert (forced["status"], forced["reason"]) == ("completed", "forced")
     assert forced["outputs"] == first["outputs"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("bad_results", "_wfc_results.json is invalid: version must be 1, got 2"),
+        ("unknown_slot", "_wfc_results.json names unknown output slots ['extra']"),
+    ],
+)
+def test_invalid_results_file_fails_the_step(probe_project: Proj, mode: str, message: str) -> None:
+    probe_project.write_pipeline(probe_pipeline({"mode": mode}))
+    doc = probe_project.run_step("probe", "--sample", "s1")
+    assert (doc["status"], doc["error"]) == ("failed", message)

@@ -247,3 +247,40 @@ def test_unknown_environment(project: Proj) -> None:
         "error: unknown environment 'pyhton': no environments/pyhton/Dockerfile",
         "hint: environments are: none yet (create environments/NAME/Dockerfile)",
     )
+
+
+def test_invalid_wfc_toml(project: Proj) -> None:
+    toml = project.root / "wfc.toml"
+    toml.write_text("store = \n")
+    proc = project.wfc("config")
+    error, hint = _err(proc.stderr)
+    assert proc.returncode == 2 and error.startswith(f"error: {toml}: invalid TOML: Invalid value")
+    assert hint == "hint: fix the syntax of wfc.toml"
+    toml.write_text("store = 3\n")
+    error, hint = _err(project.wfc("config").stderr)
+    assert (error, hint) == (
+        f"error: {toml}: setting 'store' must be a string",
+        'hint: write it as store = "..."',
+    )
+
+
+def test_bad_database_url(project: Proj) -> None:
+    proc = project.wfc("sample", "list", env={"WFC_DATABASE_URL": "nosuchdb://x"})
+    assert proc.returncode == 2
+    error, hint = _err(proc.stderr)
+    assert error.startswith(
+        "error: bad database URL nosuchdb://x: Can't load plugin: sqlalchemy.dialects:nosuchdb"
+    )
+    assert hint == "hint: set WFC_DATABASE_URL to a SQLAlchemy URL whose driver is installed"
+
+
+def test_missing_ca_bundle(project: Proj) -> None:
+    env_dir = project.root / "environments" / "x"
+    env_dir.mkdir(parents=True)
+    (env_dir / "Dockerfile").write_text("FROM scratch\n")
+    proc = project.wfc("env", "build", "x", "--ca-bundle", "/nonexistent/ca.pem")
+    assert proc.returncode == 2
+    assert _err(proc.stderr) == (
+        "error: CA bundle not found: /nonexistent/ca.pem",
+        "hint: set WFC_CA_BUNDLE / ca_bundle to a PEM file",
+    )

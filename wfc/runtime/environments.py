@@ -112,14 +112,14 @@ def build_environment(
     dockerfile = (directory / "Dockerfile").read_text(encoding="utf-8")
     buildargs = {"WFC_BASE_IMAGE": base} if _ARG_BASE.search(dockerfile) else {}
     tag = f"wfc-env-{name.lower()}:latest"
+    ca_path = Path(ca).expanduser() if ca else None
+    if ca_path is not None and not ca_path.is_file():
+        raise UsageError(f"CA bundle not found: {ca}", "set WFC_CA_BUNDLE / ca_bundle to a PEM file")
     client = client or docker_client()
     with tempfile.TemporaryDirectory(prefix="wfc-build-") as tmp:
         context = Path(tmp) / "context"
         shutil.copytree(directory, context, ignore=shutil.ignore_patterns(LOCK_FILE, "__pycache__"))
-        if ca:
-            ca_path = Path(ca).expanduser()
-            if not ca_path.is_file():
-                raise UsageError(f"CA bundle not found: {ca}", "set WFC_CA_BUNDLE / ca_bundle to a PEM file")
+        if ca_path is not None:
             shutil.copyfile(ca_path, context / CA_NAME)
             (context / "Dockerfile").write_text(_with_ca(dockerfile), encoding="utf-8")
         image_id = _docker_build(client, context, tag, buildargs, echo=echo, base=base, name=name)

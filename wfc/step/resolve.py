@@ -108,6 +108,7 @@ class Resolver:
         if isinstance(node, InputNode):
             return sorted(_sample_ref(s)[0] for s in node.samples) if node.mode == "each" else None
         found: list[str] | None = None
+        first = ""
         for link in self.pipeline.links_into(node_id):
             if link.gather:
                 continue
@@ -115,13 +116,14 @@ class Resolver:
             if upstream is None:
                 continue
             if found is not None and set(found) != set(upstream):
-                a, b = sorted(set(found) - set(upstream)), sorted(set(upstream) - set(found))
+                lacks_first = ", ".join(sorted(set(upstream) - set(found))) or "nothing"
+                lacks_this = ", ".join(sorted(set(found) - set(upstream))) or "nothing"
                 raise UsageError(
-                    f"node '{node_id}' joins upstreams with different samples: "
-                    f"missing {b} on one side, {a} on the other",
-                    "give both per-sample upstreams the same samples",
+                    f"node '{node_id}' joins per-sample upstreams with different samples: "
+                    f"'{first}' lacks {lacks_first}; '{link.source.node}' lacks {lacks_this}",
+                    "give every per-sample upstream of a node the same samples",
                 )
-            found = upstream
+            found, first = upstream, link.source.node
         return found
 
     def method(self, ref: str) -> Method:
