@@ -10,11 +10,12 @@ REPO = Path(__file__).resolve().parent.parent
 # package -> the wfc packages it may import (besides wfc.errors, wfc.atomic, wfc.failpoints and itself)
 ALLOWED = {
     "model": set(),
+    "compile": {"model"},
     "cache": {"model"},
     "store": {"cache"},
     "lineage": {"model"},
     "runtime": {"model", "cache", "project"},
-    "step": {"model", "cache", "store", "lineage", "runtime", "project"},
+    "step": {"model", "compile", "cache", "store", "lineage", "runtime", "project"},
 }
 SHARED = {"errors", "atomic", "failpoints"}
 

@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pipeline-run", help="record into this pipeline run (default: $WFC_PIPELINE_RUN or ad hoc)"
     )
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a pipeline variable (over $WFC_VAR_NAME and its default); repeatable",
+    )
     p.add_argument("--force", action="store_true", help="execute even when the step is cached")
     p.add_argument("--stream", action="store_true", help="stream the method's output to the terminal")
     p.add_argument("--project", help="the project directory (default: nearest wfc.toml)")
@@ -80,6 +87,7 @@ def _run(argv: list[str]) -> int:
         pipeline_run_id=args.pipeline_run or os.environ.get("WFC_PIPELINE_RUN") or None,
         force=args.force,
         echo=args.stream,
+        variables=parse_vars(args.var),
     )
     if args.json:
         emit_json(outcome.to_json())
@@ -91,6 +99,21 @@ def _run(argv: list[str]) -> int:
             say(f"hint: see {outcome.log_dir}/stderr.log (run {outcome.run_id})")
         return ExitCode.FAILED
     return ExitCode.OK
+
+
+def parse_vars(items: list[str]) -> dict[str, str]:
+    """Parse repeated ``--var NAME=VALUE`` options.
+
+    Raises:
+        UsageError: An item without ``=``.
+    """
+    values: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--var {item!r}: expected NAME=VALUE", "for example: --var threshold=0.5")
+        values[name] = value
+    return values
 
 
 def _print(outcome: Any) -> None:

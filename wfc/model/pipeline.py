@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,12 +25,56 @@ class InputNode(Frozen):
 
 
 class MethodNode(Frozen):
-    """A node that runs a method, optionally in named variants."""
+    """A node that runs a method, optionally in named variants and over a parameter sweep.
+
+    ``variants`` (``{name: {param: value}}``) and ``sweep`` (``{param: [values]}``, a cross
+    product) replace the node's single run by one run per variant x sweep point; ``overrides``
+    (``{sample: {param: value}}``) adjust the params of one sample's steps.
+    """
 
     id: str = Field(pattern=NODE_ID)
     method: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
     params: dict[str, Any] = {}
     variants: dict[str, dict[str, Any]] = {}
+    sweep: dict[str, list[Any]] = {}
+    overrides: dict[str, dict[str, Any]] = {}
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check_axes(self) -> MethodNode:
+        for name in self.variants:
+            if not name or any(c in name for c in ",|=:[]"):
+                raise ValueError(f"variant name {name!r} must be non-empty and free of , | = : [ ]")
+        for param, values in self.sweep.items():
+            if not values:
+                raise ValueError(f"sweep.{param} must list at least one value")
+        return self
+
+    def choices(self) -> list[tuple[str, dict[str, Any]]]:
+        """This node's own variant axis: ``(label, params)`` per variant x sweep point; empty if none."""
+        if not self.variants and not self.sweep:
+            return []
+        named = list(self.variants.items()) or [("", {})]
+        keys = sorted(self.sweep)
+        points = [
+            (
+                ",".join(f"{k}={_show(v)}" for k, v in zip(keys, combo, strict=True)),
+                dict(zip(keys, combo, strict=True)),
+            )
+            for combo in itertools.product(*(self.sweep[k] for k in keys))
+        ]
+        return [
+            (",".join(x for x in (name, point) if x), {**given, **swept})
+            for name, given in named
+            for point, swept in points
+        ]
+
+
+class Variable(Frozen):
+    """A pipeline variable: params refer to it as ``{"$var": "name"}``."""
+
+    type: Literal["str", "int", "float", "bool", "list", "dict"] = "str"
+    default: Any = None
     description: str = ""
 
 
@@ -84,6 +129,7 @@ class Pipeline(Frozen):
     description: str = ""
     nodes: list[Node] = Field(min_length=1)
     links: list[Link] = []
+    variables: dict[str, Variable] = {}
 
     @model_validator(mode="after")
     def _check_references(self) -> Pipeline:
@@ -121,6 +167,10 @@ class Pipeline(Frozen):
     def links_into(self, node_id: str) -> list[Link]:
         """The links whose target is ``node_id``, in document order."""
         return [link for link in self.links if link.target.node == node_id]
+
+
+def _show(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:

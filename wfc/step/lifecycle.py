@@ -18,6 +18,7 @@ from typing import Any
 
 from wfc import __version__
 from wfc.cache.hashing import hash_bytes
+from wfc.compile.variables import resolve_variables
 from wfc.errors import StepFailed, UsageError
 from wfc.failpoints import failpoint
 from wfc.lineage import open_lineage
@@ -74,6 +75,7 @@ def run_step(
     force: bool = False,
     echo: bool = False,
     runtime: Runtime | None = None,
+    variables: dict[str, str] | None = None,
 ) -> StepOutcome:
     """Run one concrete step of a pipeline document: a hit is recorded ``cached``, a miss executes.
 
@@ -87,6 +89,7 @@ def run_step(
         force: Execute even when a completed run with the same key exists.
         echo: Stream the method's output to the terminal.
         runtime: The runtime (default: the project's, Docker).
+        variables: ``--var`` values of pipeline variables (over ``$WFC_VAR_*`` and defaults).
 
     Raises:
         UsageError: Bad document, node, params, or upstream steps that have not run.
@@ -96,7 +99,8 @@ def run_step(
     pipeline, raw = load_pipeline(pipeline_path)
     lineage = open_lineage(project.database_url)
     store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
-    step = Resolver(project, pipeline, lineage, str(pipeline_path)).resolve(node, sample, variant)
+    values = resolve_variables(pipeline, os.environ, variables or {})
+    step = Resolver(project, pipeline, lineage, str(pipeline_path), values).resolve(node, sample, variant)
     ad_hoc = pipeline_run_id is None
     if pipeline_run_id is not None and not lineage.has_pipeline_run(pipeline_run_id):
         raise UsageError(

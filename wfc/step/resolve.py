@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wfc.cache.key import StepIdentity, step_key
+from wfc.compile.expand import Expansion, Variant, sample_ref, step_name
+from wfc.compile.variables import substitute
 from wfc.errors import UsageError, did_you_mean
 from wfc.lineage.records import Lineage
 from wfc.model.pipeline import InputNode, Link, MethodNode, Pipeline
@@ -35,6 +37,14 @@ class InputItem:
     source_slot: str | None = None
 
 
+class UpstreamMissing(UsageError):
+    """Upstream steps of the step being resolved have no completed record yet."""
+
+    def __init__(self, message: str, hint: str, missing: list[str]) -> None:
+        super().__init__(message, hint)
+        self.missing = missing
+
+
 @dataclass(frozen=True)
 class ResolvedStep:
     """A concrete step: node x sample-or-group x variant, with everything its key needs."""
@@ -54,8 +64,7 @@ class ResolvedStep:
     @property
     def name(self) -> str:
         """``node``, ``node[sample]`` or ``node[sample|variant]`` (BRIEF §6b)."""
-        inner = f"{self.sample or ''}|{self.variant}" if self.variant else self.sample
-        return f"{self.node.id}[{inner}]" if inner else self.node.id
+        return step_name(self.node.id, self.sample, self.variant)
 
 
 @dataclass
@@ -66,8 +75,12 @@ class Resolver:
     pipeline: Pipeline
     lineage: Lineage
     document: str = "PIPELINE"  # how the document is named in hints
+    variables: dict[str, Any] = field(default_factory=dict)  # resolved pipeline variables
     _methods: dict[str, Method] = field(default_factory=dict)
-    _steps: dict[tuple[str, str | None, str | None], ResolvedStep] = field(default_factory=dict)
+    _steps: dict[tuple[str, str | None, Variant], ResolvedStep] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.expansion = Expansion(self.pipeline)
 
     def resolve(self, node_id: str, sample: str | None = None, variant: str | None = None) -> ResolvedStep:
         """Resolve one concrete step.
@@ -81,7 +94,7 @@ class Resolver:
             raise UsageError(
                 f"node '{node_id}' is an input node: it has no step to run", "run a method node that reads it"
             )
-        samples = self.samples_of(node_id)
+        samples = self.expansion.samples_of(node_id)
         if samples is None and sample is not None:
             raise UsageError(
                 f"node '{node_id}' is not per-sample: it takes no --sample", "drop --sample for this node"
@@ -97,34 +110,30 @@ class Resolver:
                     f"node '{node_id}' has no sample '{sample}'{did_you_mean(sample, samples)}",
                     "samples: " + ", ".join(samples),
                 )
-        memo = (node_id, sample, variant)
+        return self.resolve_in(node, sample, self.expansion.find(node_id, variant))
+
+    def resolve_in(self, node: MethodNode, sample: str | None, variant: Variant) -> ResolvedStep:
+        """Resolve a step by its exact variant context (memoised)."""
+        memo = (node.id, sample, variant)
         if memo not in self._steps:
             self._steps[memo] = self._resolve(node, sample, variant)
         return self._steps[memo]
 
-    def samples_of(self, node_id: str) -> list[str] | None:
-        """The sample names a node runs once for, or None when it runs once in all."""
-        node = self.pipeline.node(node_id)
-        if isinstance(node, InputNode):
-            return sorted(_sample_ref(s)[0] for s in node.samples) if node.mode == "each" else None
-        found: list[str] | None = None
-        first = ""
-        for link in self.pipeline.links_into(node_id):
-            if link.gather:
-                continue
-            upstream = self.samples_of(link.source.node)
-            if upstream is None:
-                continue
-            if found is not None and set(found) != set(upstream):
-                lacks_first = ", ".join(sorted(set(upstream) - set(found))) or "nothing"
-                lacks_this = ", ".join(sorted(set(found) - set(upstream))) or "nothing"
-                raise UsageError(
-                    f"node '{node_id}' joins per-sample upstreams with different samples: "
-                    f"'{first}' lacks {lacks_first}; '{link.source.node}' lacks {lacks_this}",
-                    "give every per-sample upstream of a node the same samples",
-                )
-            found, first = upstream, link.source.node
-        return found
+    def params_of(self, node: MethodNode, sample: str | None, variant: Variant) -> dict[str, Any]:
+        """A step's resolved, typed params: node params < variant < sweep point < sample override.
+
+        Raises:
+            UsageError: An unknown, missing or mistyped param, or a variable without a value.
+        """
+        given = dict(node.params)
+        choice = variant.choice(node.id)
+        if choice is not None:
+            given.update(dict(node.choices())[choice])
+        if sample is not None:
+            given.update(node.overrides.get(sample, {}))
+        where = f"nodes[{node.id}].params"
+        given = substitute(given, self.variables, self.pipeline, where)
+        return self.method(node.method).spec.resolve_params(given, where)
 
     def method(self, ref: str) -> Method:
         """Load a method once per resolver."""
@@ -132,20 +141,11 @@ class Resolver:
             self._methods[ref] = load_method(self.project, ref)
         return self._methods[ref]
 
-    def _resolve(self, node: MethodNode, sample: str | None, variant: str | None) -> ResolvedStep:
+    def _resolve(self, node: MethodNode, sample: str | None, variant: Variant) -> ResolvedStep:
         method = self.method(node.method)
-        given = dict(node.params)
-        if variant is not None:
-            if variant not in node.variants:
-                raise UsageError(
-                    f"node '{node.id}' has no variant '{variant}'"
-                    + did_you_mean(variant, list(node.variants)),
-                    "variants: " + (", ".join(node.variants) or "none"),
-                )
-            given.update(node.variants[variant])
-        params = method.spec.resolve_params(given, f"nodes[{node.id}].params")
+        params = self.params_of(node, sample, variant)
         lock = read_lock(self.project, method.spec.env)
-        inputs, members = self._inputs(node, method, sample)
+        inputs, members = self._inputs(node, method, sample, variant)
         by_slot: dict[str, list[str]] = {}
         for item in inputs:
             by_slot.setdefault(item.slot, []).append(item.digest)
@@ -167,7 +167,7 @@ class Resolver:
             method.spec.env,
             lock.image_id,
             sample,
-            variant,
+            variant.label,
             members,
             inputs,
             identity,
@@ -175,7 +175,7 @@ class Resolver:
         )
 
     def _inputs(
-        self, node: MethodNode, method: Method, sample: str | None
+        self, node: MethodNode, method: Method, sample: str | None, variant: Variant
     ) -> tuple[list[InputItem], list[str] | None]:
         items: list[InputItem] = []
         members: set[str] = set()
@@ -183,17 +183,21 @@ class Resolver:
         for link in self.pipeline.links_into(node.id):
             slot = self._target_slot(node, method, link)
             position = sum(1 for i in items if i.slot == slot)
-            for item in self._from_link(link, slot, sample, members, missing):
+            for item in self._from_link(link, slot, sample, variant, members, missing):
                 items.append(_at(item, position))
                 position += 1
         if missing:
             first = missing[0]
-            example = f"wfc run-step {self.document} --node {first.node.id}" + (
-                f" --sample {first.sample}" if first.sample else ""
+            example = (
+                f"wfc run-step {self.document} --node {first.node.id}"
+                + (f" --sample {first.sample}" if first.sample else "")
+                + (f" --variant {first.variant}" if first.variant else "")
             )
-            raise UsageError(
-                f"upstream steps of '{node.id}' have not run: {', '.join(m.name for m in missing)}",
+            names = [m.name for m in missing]
+            raise UpstreamMissing(
+                f"upstream steps of '{node.id}' have not run: {', '.join(names)}",
                 f"run them first, e.g. `{example}`",
+                names,
             )
         for slot_name, declared in method.spec.inputs.items():
             count = sum(1 for i in items if i.slot == slot_name)
@@ -228,7 +232,13 @@ class Resolver:
         return slot
 
     def _from_link(
-        self, link: Link, slot: str, sample: str | None, members: set[str], missing: list[ResolvedStep]
+        self,
+        link: Link,
+        slot: str,
+        sample: str | None,
+        variant: Variant,
+        members: set[str],
+        missing: list[ResolvedStep],
     ) -> list[InputItem]:
         source = self.pipeline.node(link.source.node)
         if isinstance(source, InputNode):
@@ -237,7 +247,7 @@ class Resolver:
                     f"input node '{source.id}' has one slot, 'data', not '{link.source.slot}'",
                     f'write "from": "{source.id}"',
                 )
-            refs = [_sample_ref(s) for s in source.samples]
+            refs = [sample_ref(s) for s in source.samples]
             if source.mode == "each" and not link.gather:
                 refs = [r for r in refs if r[0] == sample]
             else:
@@ -258,7 +268,8 @@ class Resolver:
                 f"link from '{source.id}.{out_slot}': no such output slot{did_you_mean(out_slot, out_slots)}",
                 "output slots: " + ", ".join(out_slots),
             )
-        upstream_samples = self.samples_of(source.id)
+        upstream_samples = self.expansion.samples_of(source.id)
+        upstream_variant = self.expansion.restrict(variant, source.id)
         if link.gather and upstream_samples is not None:
             members.update(upstream_samples)
             wanted: list[str | None] = list(upstream_samples)
@@ -266,7 +277,7 @@ class Resolver:
             wanted = [sample if upstream_samples is not None else None]
         items = []
         for s in wanted:
-            item = self._upstream_item(source.id, s, slot, out_slot, missing)
+            item = self._upstream_item(source, s, upstream_variant, slot, out_slot, missing)
             if item is not None:
                 items.append(item)
         return items
@@ -287,9 +298,15 @@ class Resolver:
         )
 
     def _upstream_item(
-        self, node_id: str, sample: str | None, slot: str, out_slot: str, missing: list[ResolvedStep]
+        self,
+        source: MethodNode,
+        sample: str | None,
+        variant: Variant,
+        slot: str,
+        out_slot: str,
+        missing: list[ResolvedStep],
     ) -> InputItem | None:
-        upstream = self.resolve(node_id, sample)
+        upstream = self.resolve_in(source, sample, variant)
         found = self.lineage.find_completed(upstream.key)
         if found is None:
             missing.append(upstream)
@@ -318,13 +335,3 @@ def _at(item: InputItem, position: int) -> InputItem:
     from dataclasses import replace
 
     return replace(item, position=position)
-
-
-def _sample_ref(text: str) -> tuple[str, int | None]:
-    name, _, version = text.partition("@")
-    if version and not version.isdigit():
-        raise UsageError(
-            f"bad sample reference '{text}': the version after @ must be a number",
-            f"write {name} or {name}@2",
-        )
-    return name, int(version) if version else None

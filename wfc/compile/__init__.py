@@ -1,0 +1,1 @@
+"""Compile time: expanding a pipeline document into concrete steps (and, later, backends)."""

@@ -1,0 +1,195 @@
+"""Expansion (BRIEF §10): which concrete steps a pipeline document has.
+
+A concrete step is a method node x a sample (or none) x a *variant context*. A node is *varying*
+when it declares ``variants`` or a ``sweep``; the context of a step assigns one choice to every
+varying node among the step's node and its ancestors. So a step downstream of a two-value sweep
+runs twice per sample, two swept upstreams give their cross product, and a node never runs for
+the variants of nodes that are not its upstreams (ADR 0008).
+
+Pure model logic: no I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cached_property
+
+from wfc.errors import UsageError, did_you_mean
+from wfc.model.pipeline import InputNode, MethodNode, Pipeline
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A variant context: ``(varying node id, choice label)`` pairs, sorted by node id."""
+
+    choices: tuple[tuple[str, str], ...] = ()
+    label: str | None = None  # the name users see; None when nothing varies
+
+    def choice(self, node_id: str) -> str | None:
+        """This context's choice for a varying node."""
+        return dict(self.choices).get(node_id)
+
+
+@dataclass(frozen=True)
+class ConcreteStep:
+    """One step to run: node, sample (None when not per-sample), variant context."""
+
+    node: str
+    sample: str | None
+    variant: Variant
+
+    @property
+    def name(self) -> str:
+        """``node``, ``node[sample]`` or ``node[sample|variant]`` (BRIEF §6b)."""
+        return step_name(self.node, self.sample, self.variant.label)
+
+
+def step_name(node: str, sample: str | None, variant: str | None) -> str:
+    """The display name of a step."""
+    inner = f"{sample or ''}|{variant}" if variant else sample
+    return f"{node}[{inner}]" if inner else node
+
+
+def sample_ref(text: str) -> tuple[str, int | None]:
+    """Split ``name`` or ``name@version``.
+
+    Raises:
+        UsageError: The version is not a number.
+    """
+    name, _, version = text.partition("@")
+    if version and not version.isdigit():
+        raise UsageError(
+            f"bad sample reference '{text}': the version after @ must be a number",
+            f"write {name} or {name}@2",
+        )
+    return name, int(version) if version else None
+
+
+class Expansion:
+    """The concrete steps of one pipeline document."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._nodes = {n.id: n for n in pipeline.nodes}
+
+    @cached_property
+    def order(self) -> list[str]:
+        """Node ids in dependency order (upstreams first; ties by document order)."""
+        done: list[str] = []
+        pending = [n.id for n in self.pipeline.nodes]
+        while pending:
+            for node_id in pending:
+                if all(link.source.node in done for link in self.pipeline.links_into(node_id)):
+                    done.append(node_id)
+                    pending.remove(node_id)
+                    break
+        return done
+
+    def ancestors(self, node_id: str) -> set[str]:
+        """Every node upstream of ``node_id``."""
+        found: set[str] = set()
+        stack = [node_id]
+        while stack:
+            for link in self.pipeline.links_into(stack.pop()):
+                if link.source.node not in found:
+                    found.add(link.source.node)
+                    stack.append(link.source.node)
+        return found
+
+    def samples_of(self, node_id: str) -> list[str] | None:
+        """The sample names a node runs once for, or None when it runs once in all.
+
+        Raises:
+            UsageError: Two per-sample upstreams have different samples.
+        """
+        node = self._nodes[node_id]
+        if isinstance(node, InputNode):
+            return sorted(sample_ref(s)[0] for s in node.samples) if node.mode == "each" else None
+        found: list[str] | None = None
+        first = ""
+        for link in self.pipeline.links_into(node_id):
+            if link.gather:
+                continue
+            upstream = self.samples_of(link.source.node)
+            if upstream is None:
+                continue
+            if found is not None and set(found) != set(upstream):
+                lacks_first = ", ".join(sorted(set(upstream) - set(found))) or "nothing"
+                lacks_this = ", ".join(sorted(set(found) - set(upstream))) or "nothing"
+                raise UsageError(
+                    f"node '{node_id}' joins per-sample upstreams with different samples: "
+                    f"'{first}' lacks {lacks_first}; '{link.source.node}' lacks {lacks_this}",
+                    "give every per-sample upstream of a node the same samples",
+                )
+            found, first = upstream, link.source.node
+        return found
+
+    def variants_of(self, node_id: str) -> list[Variant]:
+        """Every variant context of a node (one empty context when nothing varies)."""
+        return list(self._variants(node_id))
+
+    def find(self, node_id: str, label: str | None) -> Variant:
+        """The context of a node whose label is ``label``.
+
+        Raises:
+            UsageError: No such variant, or a variant is required and none was given.
+        """
+        variants = self._variants(node_id)
+        labels = [v.label for v in variants if v.label]
+        for variant in variants:
+            if variant.label == label:
+                return variant
+        if label is None:
+            raise UsageError(
+                f"node '{node_id}' runs in variants: say which with --variant",
+                "variants: " + ", ".join(labels),
+            )
+        raise UsageError(
+            f"node '{node_id}' has no variant '{label}'{did_you_mean(label, labels)}",
+            "variants: " + (", ".join(labels) or "none"),
+        )
+
+    def restrict(self, variant: Variant, node_id: str) -> Variant:
+        """The part of a context that applies to ``node_id`` (its own and its ancestors' choices)."""
+        wanted = tuple(c for c in variant.choices if c[0] in self._varying(node_id))
+        for candidate in self._variants(node_id):
+            if candidate.choices == wanted:
+                return candidate
+        raise AssertionError(f"context {wanted} is not a variant of {node_id}")  # pragma: no cover
+
+    def steps(self) -> list[ConcreteStep]:
+        """Every concrete step of every method node, in dependency order."""
+        found = []
+        for node_id in self.order:
+            if isinstance(self._nodes[node_id], MethodNode):
+                per_sample = self.samples_of(node_id)
+                samples: list[str | None] = list(per_sample) if per_sample is not None else [None]
+                for sample, variant in itertools.product(samples, self._variants(node_id)):
+                    found.append(ConcreteStep(node_id, sample, variant))
+        return found
+
+    def _varying(self, node_id: str) -> list[str]:
+        return sorted(
+            n
+            for n in (self.ancestors(node_id) | {node_id})
+            if isinstance(self._nodes[n], MethodNode) and self._method(n).choices()
+        )
+
+    def _method(self, node_id: str) -> MethodNode:
+        node = self._nodes[node_id]
+        assert isinstance(node, MethodNode)
+        return node
+
+    def _variants(self, node_id: str) -> tuple[Variant, ...]:
+        varying = self._varying(node_id)
+        if not varying:
+            return (Variant(),)
+        axes = [[(n, label) for label, _ in self._method(n).choices()] for n in varying]
+        combos = [tuple(combo) for combo in itertools.product(*axes)]
+        plain = [",".join(label for _, label in combo) for combo in combos]
+        if len(set(plain)) == len(plain):
+            labels = plain
+        else:  # two varying nodes share choice names: qualify every choice with its node
+            labels = [",".join(f"{n}:{label}" for n, label in combo) for combo in combos]
+        return tuple(Variant(combo, label) for combo, label in zip(combos, labels, strict=True))
