@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,6 +71,44 @@ def run_step_cmd(ctx: typer.Context) -> None:
     from wfc.cli.run_step import main
 
     main(list(ctx.args))
+
+
+VarOpt = Annotated[
+    list[str] | None, typer.Option("--var", help="Set a pipeline variable: NAME=VALUE (repeatable).")
+]
+
+
+@app.command("plan")
+def plan_cmd(
+    pipeline: Annotated[Path, typer.Argument(help="The pipeline document (JSON).")],
+    var: VarOpt = None,
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """List every concrete step (node x sample x variant) with its params, and whether it will run.
+
+    Example: wfc plan examples/pipelines/quickstart.json --var threshold=0.5
+    """
+
+    def body() -> None:
+        from dataclasses import asdict
+
+        from wfc.cli.run_step import parse_vars
+        from wfc.step.plan import plan
+
+        steps = plan(_project(project), pipeline, parse_vars(var or []))
+        if json_out:
+            emit_json(
+                {"schema": "wfc.plan/1", "pipeline": str(pipeline), "steps": [asdict(s) for s in steps]}
+            )
+            return
+        rows = [[s.name, s.method, json.dumps(s.params, sort_keys=True), s.status, s.reason] for s in steps]
+        print(table(rows, ["step", "method", "params", "status", "why"]))
+        runs = sum(1 for s in steps if s.status == "will run")
+        say(f"{len(steps)} steps: {len(steps) - runs} cached, {runs} will run")
+
+    guarded(body, json_mode=json_out, verbose=verbose)
 
 
 @app.command("config")

@@ -187,9 +187,9 @@ class Expansion:
             return (Variant(),)
         axes = [[(n, label) for label, _ in self._method(n).choices()] for n in varying]
         combos = [tuple(combo) for combo in itertools.product(*axes)]
-        plain = [",".join(label for _, label in combo) for combo in combos]
-        if len(set(plain)) == len(plain):
-            labels = plain
-        else:  # two varying nodes share choice names: qualify every choice with its node
+        names = [label for axis in axes for _, label in axis]
+        if len(set(names)) == len(names):
+            labels = [",".join(label for _, label in combo) for combo in combos]
+        else:  # two varying nodes share a choice name: qualify every choice with its node
             labels = [",".join(f"{n}:{label}" for n, label in combo) for combo in combos]
         return tuple(Variant(combo, label) for combo, label in zip(combos, labels, strict=True))

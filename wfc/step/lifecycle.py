@@ -167,15 +167,7 @@ class _Lifecycle:
             return self._execute(runtime, reason or "no earlier run with this key")
 
     def _lookup(self) -> tuple[tuple[RunRecord, list[OutputRecord]] | None, str | None]:
-        found = self.lineage.find_completed(self.step.key)
-        if found is None:
-            return None, "no earlier run with this key"
-        for out in found[1]:
-            try:
-                self.store.verify(out.content_hash, "dir" if out.kind == "dir" else "file")
-            except (ObjectMissing, ObjectCorrupt) as exc:
-                return None, f"outputs missing: {exc.message}"
-        return found, None
+        return find_reusable(self.lineage, self.store, self.step.key)
 
     def _new_run(self, run_id: str, status: Status, **fields: Any) -> RunRecord:
         step = self.step
@@ -309,6 +301,22 @@ class _Lifecycle:
             outputs=outputs,
             **extra,
         )
+
+
+def find_reusable(
+    lineage: Lineage, store: ObjectStore, key: str
+) -> tuple[tuple[RunRecord, list[OutputRecord]] | None, str | None]:
+    """The completed run whose outputs a step with ``key`` can reuse (verified in the store),
+    or None and the reason it must run."""
+    found = lineage.find_completed(key)
+    if found is None:
+        return None, "no earlier run with this key"
+    for out in found[1]:
+        try:
+            store.verify(out.content_hash, "dir" if out.kind == "dir" else "file")
+        except (ObjectMissing, ObjectCorrupt) as exc:
+            return None, f"outputs missing: {exc.message}"
+    return found, None
 
 
 def _default_runtime(project: Project, step: ResolvedStep) -> Runtime:

@@ -1,0 +1,82 @@
+"""``wfc plan``: every concrete step of a pipeline with its merged params and, where the inputs
+are already known, whether it will be cached or run and why."""
+
+from __future__ import annotations
+
+import os
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wfc.compile.variables import resolve_variables
+from wfc.lineage import open_lineage
+from wfc.model.pipeline import MethodNode, load_pipeline
+from wfc.project import Project
+from wfc.step.lifecycle import find_reusable
+from wfc.step.resolve import Resolver, UpstreamMissing
+from wfc.store.local import ObjectStore
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One concrete step as the plan sees it."""
+
+    name: str
+    node: str
+    sample: str | None
+    variant: str | None
+    method: str
+    params: dict[str, Any]
+    status: str  # "cached" or "will run"
+    reason: str
+    key: str | None  # None while an upstream step has not run
+
+
+def plan(project: Project, pipeline_path: Path, variables: dict[str, str] | None = None) -> list[PlannedStep]:
+    """Expand a pipeline and predict each step.
+
+    Raises:
+        UsageError: The document, a method or a param is invalid.
+    """
+    pipeline, _ = load_pipeline(pipeline_path)
+    store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+    values = resolve_variables(pipeline, os.environ, variables or {})
+    planned: list[PlannedStep] = []
+    seen: dict[str, str] = {}
+    with closing(open_lineage(project.database_url)) as lineage:
+        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values)
+        for concrete in resolver.expansion.steps():
+            node = pipeline.node(concrete.node)
+            assert isinstance(node, MethodNode)
+            params = resolver.params_of(node, concrete.sample, concrete.variant)
+            key: str | None = None
+            try:
+                key = resolver.resolve_in(node, concrete.sample, concrete.variant).key
+            except UpstreamMissing as exc:
+                status, reason = "will run", f"after its upstream steps run ({', '.join(exc.missing)})"
+            else:
+                if not resolver.method(node.method).spec.cache:
+                    status, reason = "will run", "method declares cache: false"
+                elif key in seen:
+                    status, reason = "cached", f"same key as {seen[key]}: runs once"
+                else:
+                    found, why = find_reusable(lineage, store, key)
+                    status, reason = (
+                        ("cached", f"outputs of run {found[0].id}") if found else ("will run", str(why))
+                    )
+                seen.setdefault(key, concrete.name)
+            planned.append(
+                PlannedStep(
+                    concrete.name,
+                    node.id,
+                    concrete.sample,
+                    concrete.variant.label,
+                    node.method,
+                    params,
+                    status,
+                    reason,
+                    key,
+                )
+            )
+    return planned
