@@ -163,7 +163,7 @@ def test_pipeline_document_errors(fake_env: Proj) -> None:
     doc["nodes"][1]["id"] = "bad id"
     fake_env.write_pipeline(doc)
     assert _step(fake_env, "--sample", "s1")[1] == (
-        "error: pipeline.json: nodes[1].method.id: String should match pattern '^[A-Za-z0-9_-]+$'"
+        "error: pipeline.json: nodes[1].id: node id 'bad id' may use only letters, digits, '_' and '-'"
     )
     proc = fake_env.wfc("run-step", "missing.json", "--node", "x")
     assert _err(proc.stderr) == ("error: pipeline file not found: missing.json", "hint: check the path")
@@ -231,9 +231,10 @@ def test_database_unreachable_is_exit_3(fake_env: Proj) -> None:
 
 
 def test_bad_sample_name_and_path(project: Proj) -> None:
-    proc = project.wfc("sample", "add", "bad name", "x.csv")
+    proc = project.wfc("sample", "add", "bad/name", "x.csv")
     assert _err(proc.stderr) == (
-        "error: bad sample name 'bad name': use letters, digits, '.', '_' and '-'",
+        "error: bad sample name 'bad/name': no '/', '@' or control characters, "
+        "and no leading '-', '.' or space",
         "hint: for example: wfc sample add patient_01 data/p01.csv",
     )
     proc = project.wfc("sample", "add", "ok", "nope.csv")

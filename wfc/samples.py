@@ -19,7 +19,8 @@ from wfc.project import Project
 from wfc.store.local import ObjectStore
 
 LOCK_FILE = "samples.lock.json"
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Any printable name without "/" or "@" (the version separator) that does not start with "-" or space.
+NAME = re.compile(r"^(?![-\s.])[^/@\x00-\x1f\x7f]+(?<!\s)$")
 
 
 def add_sample(project: Project, name: str, path: Path) -> tuple[SampleRecord, bool]:
@@ -33,7 +34,7 @@ def add_sample(project: Project, name: str, path: Path) -> tuple[SampleRecord, b
     """
     if not NAME.match(name):
         raise UsageError(
-            f"bad sample name '{name}': use letters, digits, '.', '_' and '-'",
+            f"bad sample name '{name}': no '/', '@' or control characters, and no leading '-', '.' or space",
             "for example: wfc sample add patient_01 data/p01.csv",
         )
     if not path.exists():

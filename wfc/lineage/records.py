@@ -64,7 +64,7 @@ class RunRecord:
     params: dict[str, Any]
     env_name: str
     env_digest: str
-    key: str
+    key: str | None
     status: str
     started_at: datetime
     host: str = HOST

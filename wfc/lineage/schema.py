@@ -59,7 +59,7 @@ class Run(Base):
     params: Mapped[dict[str, Any]]
     env_name: Mapped[str] = mapped_column(String(256))
     env_digest: Mapped[str] = mapped_column(String(80))
-    key: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str | None] = mapped_column(String(80))  # None: cancelled before its inputs existed
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     cache_source_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"))

@@ -19,7 +19,7 @@ def first_error(exc: ValidationError) -> str:
     for part in err["loc"]:
         if isinstance(part, int):
             parts.append(f"[{part}]")
-        elif not part.startswith(("function-", "tagged-union")):
+        elif not part.startswith(("function-", "tagged-union")) and " " not in part:  # skip union tags
             parts.append(("." if parts else "") + part)
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, model_validator
 
 from wfc.errors import UsageError, did_you_mean
 from wfc.model.base import Frozen, first_error
 
-NODE_ID = r"^[A-Za-z0-9_-]+$"
+_NODE_ID = re.compile(r"^[\w-]+$")  # letters of any script, digits, "_" and "-"
+
+
+def _node_id(value: str) -> str:
+    if not _NODE_ID.match(value):
+        raise ValueError(f"node id {value!r} may use only letters, digits, '_' and '-'")
+    return value
+
+
+NodeId = Annotated[str, AfterValidator(_node_id)]
 
 
 class InputNode(Frozen):
     """Registered samples entering the pipeline; one output slot, ``data``."""
 
-    id: str = Field(pattern=NODE_ID)
+    id: NodeId
     samples: list[str] = Field(min_length=1)
     mode: Literal["each", "all"] = "each"
     description: str = ""
@@ -32,7 +42,7 @@ class MethodNode(Frozen):
     (``{sample: {param: value}}``) adjust the params of one sample's steps.
     """
 
-    id: str = Field(pattern=NODE_ID)
+    id: NodeId
     method: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
     params: dict[str, Any] = {}
     variants: dict[str, dict[str, Any]] = {}
@@ -80,12 +90,12 @@ class Variable(Frozen):
 
 def _node_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return "method" if "method" in value else "input"
-    return "method" if hasattr(value, "method") else "input"
+        return "method node" if "method" in value else "input node"
+    return "method node" if hasattr(value, "method") else "input node"
 
 
 Node = Annotated[
-    Annotated[MethodNode, Tag("method")] | Annotated[InputNode, Tag("input")],
+    Annotated[MethodNode, Tag("method node")] | Annotated[InputNode, Tag("input node")],
     Discriminator(_node_kind),
 ]
 
