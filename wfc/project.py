@@ -60,18 +60,21 @@ class Project:
     settings: dict[str, Setting] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, root: Path | str | None = None, overrides: dict[str, str] | None = None) -> Project:
+    def load(
+        cls, root: Path | str | None = None, overrides: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> Project:
         """Find and load a project.
 
         Args:
             root: The project directory; else ``$WFC_PROJECT``; else the nearest parent of the
                 current directory holding ``wfc.toml``.
             overrides: Command-line values by setting key (highest precedence).
+            cwd: Where discovery starts and relative roots are based (default: the current directory).
 
         Raises:
             UsageError: No project is found, or ``wfc.toml`` is invalid.
         """
-        found = _find_root(root)
+        found = _find_root(root, cwd or Path.cwd())
         file_values = _read_toml(found / PROJECT_FILE)
         settings: dict[str, Setting] = {}
         for spec in SETTINGS:
@@ -127,18 +130,18 @@ class Project:
             return str(path)
 
 
-def _find_root(root: Path | str | None) -> Path:
+def _find_root(root: Path | str | None, cwd: Path) -> Path:
     if root is None and os.environ.get("WFC_PROJECT"):
         root = os.environ["WFC_PROJECT"]
     if root is not None:
-        path = Path(root).expanduser().resolve()
+        path = (cwd / Path(root).expanduser()).resolve()
         if not (path / PROJECT_FILE).is_file():
             raise UsageError(
                 f"not a wfc project: {path} has no {PROJECT_FILE}",
                 f"create one with `wfc init {root}`, or pass the right --project",
             )
         return path
-    here = Path.cwd().resolve()
+    here = cwd.resolve()
     for candidate in (here, *here.parents):
         if (candidate / PROJECT_FILE).is_file():
             return candidate

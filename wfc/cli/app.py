@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from wfc.cli.boundary import emit_json, guarded, say, table
+from wfc.cli.boundary import emit_json, guarded, say
+from wfc.output import table
 
 app = typer.Typer(
     name="wfc",
@@ -94,7 +96,7 @@ def plan_cmd(
     def body() -> None:
         from dataclasses import asdict
 
-        from wfc.cli.run_step import parse_vars
+        from wfc.step.command import parse_vars
         from wfc.step.plan import plan
 
         steps = plan(_project(project), pipeline, parse_vars(var or []))
@@ -109,6 +111,35 @@ def plan_cmd(
         say(f"{len(steps)} steps: {len(steps) - runs} cached, {runs} will run")
 
     guarded(body, json_mode=json_out, verbose=verbose)
+
+
+@app.command("compile")
+def compile_cmd(
+    pipeline: Annotated[Path, typer.Argument(help="The pipeline document (JSON).")],
+    backend: Annotated[str, typer.Option("--backend", "-b", help="Target engine: snakemake.")] = "snakemake",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    project: ProjectOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Compile a pipeline for another engine; the output is deterministic and uses relative paths.
+
+    Example: wfc compile examples/pipelines/quickstart.json --backend snakemake -o Snakefile
+    """
+
+    def body() -> None:
+        from wfc.atomic import write_text_atomic
+        from wfc.step.generate import generate
+
+        text = generate(_project(project), pipeline, backend)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write_text_atomic(output, text)
+            say(f"wrote {output} ({backend})")
+
+    guarded(body, verbose=verbose)
 
 
 @app.command("config")

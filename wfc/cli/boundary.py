@@ -8,13 +8,13 @@ Every command body runs inside :func:`guarded`: a :class:`~wfc.errors.WfcError` 
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 from wfc.errors import ExitCode, WfcError
+from wfc.output import error_text, json_text
 
 
 def guarded(body: Callable[[], int | None], *, json_mode: bool = False, verbose: bool = False) -> NoReturn:
@@ -40,31 +40,18 @@ def guarded(body: Callable[[], int | None], *, json_mode: bool = False, verbose:
 def _report(message: str, hint: str, code: int, json_mode: bool, verbose: bool) -> int:
     if verbose:
         traceback.print_exc()
-    if json_mode:
-        emit_json({"error": message, "hint": hint, "exit_code": int(code)})
-    else:
-        say(f"error: {message}")
-        if hint:
-            say(f"hint: {hint}")
+    out, err = error_text(message, hint, code, json_mode)
+    sys.stdout.write(out)
+    sys.stderr.write(err)
     return code
 
 
 def emit_json(document: dict[str, Any]) -> None:
     """Print one JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.write(json_text(document))
 
 
 def say(message: str) -> None:
     """Print a human message on stderr (stdout is for results)."""
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
-
-
-def table(rows: list[list[str]], header: list[str]) -> str:
-    """Render rows as an aligned plain-text table."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
-    return "\n".join(lines)
