@@ -116,6 +116,20 @@ def _scenario(lineage: Lineage) -> None:
     assert lineage.fail_stale("blake3:other", HOST) == ["r-3"]
     lineage.start_run(replace(run, id="r-4", key="blake3:f"), [])
     lineage.fail_run("r-4", error="boom", tail="a\nboom", exit_code=2, logs=(None, "blake3:e"))
+    lineage.fail_run(
+        "r-4", error="late", tail=None, exit_code=9, logs=(None, None)
+    )  # no longer running: kept
+    lineage.start_run(replace(run, id="r-5", key="blake3:c"), [])
+    assert lineage.cancel_running("p-1", "cancelled by user") == 1
+    lineage.complete_run("r-5", [replace(outputs[0], run_id="r-5")], {}, (None, None))  # cancelled stays so
+    assert [(r.id, r.status) for r in lineage.runs_of("p-1")] == [
+        ("r-1", "completed"),
+        ("r-2", "cached"),
+        ("r-3", "failed"),
+        ("r-4", "failed"),
+        ("r-5", "cancelled"),
+    ]
+    assert lineage.runs_of("p-1")[3].error == "boom"
     lineage.finish_pipeline_run("p-1", Status.FAILED)
     assert lineage.has_pipeline_run("p-1") and not lineage.has_pipeline_run("p-2")
     assert [s.version for s in lineage.list_samples()] == [1, 2]

@@ -158,6 +158,23 @@ class Expansion:
                 return candidate
         raise AssertionError(f"context {wanted} is not a variant of {node_id}")  # pragma: no cover
 
+    def upstream_steps(self, step: ConcreteStep) -> list[ConcreteStep]:
+        """The method steps whose outputs ``step`` reads (a gather reads every sample's step)."""
+        found: dict[tuple[str, str | None, Variant], ConcreteStep] = {}
+        for link in self.pipeline.links_into(step.node):
+            if not isinstance(self._nodes[link.source.node], MethodNode):
+                continue
+            source = link.source.node
+            variant = self.restrict(step.variant, source)
+            samples = self.samples_of(source)
+            if link.gather and samples is not None:
+                wanted: list[str | None] = list(samples)
+            else:
+                wanted = [step.sample if samples is not None else None]
+            for sample in wanted:
+                found[(source, sample, variant)] = ConcreteStep(source, sample, variant)
+        return list(found.values())
+
     def steps(self) -> list[ConcreteStep]:
         """Every concrete step of every method node, in dependency order."""
         found = []

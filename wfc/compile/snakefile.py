@@ -84,7 +84,7 @@ def compile_snakefile(
     for node_id, node_steps in by_node.items():
         table[node_id] = {}
         for sid, step in sorted(node_steps.items()):
-            table[node_id][sid] = {"argv": run_step_argv(step), "after": _after(pipeline, expansion, step)}
+            table[node_id][sid] = {"argv": run_step_argv(step), "after": _after(expansion, step)}
     out = [
         HEADER.format(
             version=version,
@@ -117,23 +117,9 @@ def _lit(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _after(pipeline: Pipeline, expansion: Expansion, step: ConcreteStep) -> list[list[str]]:
+def _after(expansion: Expansion, step: ConcreteStep) -> list[list[str]]:
     """The (node, step id) pairs of the upstream steps a step waits for."""
-    found: set[tuple[str, str]] = set()
-    for link in pipeline.links_into(step.node):
-        source = pipeline.node(link.source.node)
-        if not isinstance(source, MethodNode):
-            continue
-        variant = expansion.restrict(step.variant, source.id)
-        samples = expansion.samples_of(source.id)
-        wanted: list[str | None] = (
-            list(samples)
-            if (link.gather and samples is not None)
-            else [step.sample if samples is not None else None]
-        )
-        for sample in wanted:
-            found.add((source.id, step_id(ConcreteStep(source.id, sample, variant))))
-    return [list(pair) for pair in sorted(found)]
+    return sorted([up.node, step_id(up)] for up in expansion.upstream_steps(step))
 
 
 def _rule(node: MethodNode, resources: dict[str, int]) -> str:

@@ -159,7 +159,15 @@ class Lineage(Protocol):
         ...
 
     def record_cached(self, run: RunRecord, inputs: list[InputRecord], outputs: list[OutputRecord]) -> None:
-        """Record a cache hit with its own input and output rows."""
+        """Record a finished run (a cache hit, or a step cancelled before it ran) with its rows."""
+        ...
+
+    def runs_of(self, pipeline_run_id: str) -> list[RunRecord]:
+        """Every step run recorded in a pipeline run, oldest first."""
+        ...
+
+    def cancel_running(self, pipeline_run_id: str, message: str) -> int:
+        """Mark a pipeline run's ``running`` steps ``cancelled``; return how many."""
         ...
 
     def complete_run(

@@ -123,12 +123,11 @@ class SqlAlchemyLineage:
         metrics: dict[str, Any],
         logs: tuple[str | None, str | None],
     ) -> None:
-        """Mark a run ``completed`` together with its outputs: one transaction."""
+        """Mark a ``running`` run ``completed`` with its outputs: one transaction (no-op otherwise)."""
         with self.db.session() as s, s.begin():
-            s.add_all(RunOutput(**asdict(o)) for o in outputs)
-            s.execute(
+            done = s.execute(
                 update(Run)
-                .where(Run.id == run_id)
+                .where(Run.id == run_id, Run.status == Status.RUNNING.value)
                 .values(
                     status=Status.COMPLETED.value,
                     ended_at=now(),
@@ -138,6 +137,8 @@ class SqlAlchemyLineage:
                     stderr_object=logs[1],
                 )
             )
+            if done.rowcount:  # type: ignore[attr-defined]
+                s.add_all(RunOutput(**asdict(o)) for o in outputs)
 
     def fail_run(
         self,
@@ -149,11 +150,11 @@ class SqlAlchemyLineage:
         logs: tuple[str | None, str | None],
         status: Status = Status.FAILED,
     ) -> None:
-        """Mark a run ``failed`` (or ``cancelled``) with its message and logs."""
+        """Mark a ``running`` run ``failed`` (or ``cancelled``) with its message and logs."""
         with self.db.session() as s, s.begin():
             s.execute(
                 update(Run)
-                .where(Run.id == run_id)
+                .where(Run.id == run_id, Run.status == Status.RUNNING.value)
                 .values(
                     status=status.value,
                     ended_at=now(),
@@ -164,6 +165,24 @@ class SqlAlchemyLineage:
                     stderr_object=logs[1],
                 )
             )
+
+    def runs_of(self, pipeline_run_id: str) -> list[RunRecord]:
+        """Every step run recorded in a pipeline run, oldest first."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Run).where(Run.pipeline_run_id == pipeline_run_id).order_by(Run.id)
+            ).scalars()
+            return [_record(RunRecord, r) for r in rows]
+
+    def cancel_running(self, pipeline_run_id: str, message: str) -> int:
+        """Mark a pipeline run's ``running`` steps ``cancelled``; return how many."""
+        with self.db.session() as s, s.begin():
+            result = s.execute(
+                update(Run)
+                .where(Run.pipeline_run_id == pipeline_run_id, Run.status == Status.RUNNING.value)
+                .values(status=Status.CANCELLED.value, ended_at=now(), error=message)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
     def fail_stale(self, key: str, host: str) -> list[str]:
         """Fail this host's ``running`` runs of ``key`` (their process died); return their ids."""

@@ -169,13 +169,12 @@ class SqliteLineage:
         metrics: dict[str, Any],
         logs: tuple[str | None, str | None],
     ) -> None:
-        """Mark a run ``completed`` together with its outputs: one transaction."""
+        """Mark a ``running`` run ``completed`` with its outputs: one transaction (no-op otherwise)."""
         with self._transaction():
-            for o in outputs:
-                self._insert("run_outputs", o)
-            self._update(
+            done = self._update(
                 "runs",
                 run_id,
+                only_running=True,
                 status=Status.COMPLETED.value,
                 ended_at=now(),
                 metrics=metrics,
@@ -183,6 +182,8 @@ class SqliteLineage:
                 stdout_object=logs[0],
                 stderr_object=logs[1],
             )
+            for o in outputs if done else []:
+                self._insert("run_outputs", o)
 
     def fail_run(
         self,
@@ -194,11 +195,12 @@ class SqliteLineage:
         logs: tuple[str | None, str | None],
         status: Status = Status.FAILED,
     ) -> None:
-        """Mark a run ``failed`` (or ``cancelled``) with its message and logs."""
+        """Mark a ``running`` run ``failed`` (or ``cancelled``) with its message and logs."""
         with self._transaction():
             self._update(
                 "runs",
                 run_id,
+                only_running=True,
                 status=status.value,
                 ended_at=now(),
                 error=error,
@@ -207,6 +209,29 @@ class SqliteLineage:
                 stdout_object=logs[0],
                 stderr_object=logs[1],
             )
+
+    def runs_of(self, pipeline_run_id: str) -> list[RunRecord]:
+        """Every step run recorded in a pipeline run, oldest first."""
+        rows = self.conn.execute(
+            "SELECT * FROM runs WHERE pipeline_run_id = ? ORDER BY id", (pipeline_run_id,)
+        )
+        return [_decode(RunRecord, r) for r in rows]
+
+    def cancel_running(self, pipeline_run_id: str, message: str) -> int:
+        """Mark a pipeline run's ``running`` steps ``cancelled``; return how many."""
+        with self._transaction():
+            cursor = self.conn.execute(
+                "UPDATE runs SET status = ?, ended_at = ?, error = ? "
+                "WHERE pipeline_run_id = ? AND status = ?",
+                (
+                    Status.CANCELLED.value,
+                    _encode("ended_at", now()),
+                    message,
+                    pipeline_run_id,
+                    Status.RUNNING.value,
+                ),
+            )
+            return cursor.rowcount
 
     def fail_stale(self, key: str, host: str) -> list[str]:
         """Fail this host's ``running`` runs of ``key`` (their process died); return their ids."""
@@ -234,12 +259,14 @@ class SqliteLineage:
             f"INSERT INTO {table} ({names}) VALUES ({marks})", [_encode(k, v) for k, v in values.items()]
         )
 
-    def _update(self, table: str, row_id: str, **values: Any) -> None:
+    def _update(self, table: str, row_id: str, *, only_running: bool = False, **values: Any) -> int:
         assignments = ", ".join(f"{k} = ?" for k in values)
-        self.conn.execute(
-            f"UPDATE {table} SET {assignments} WHERE id = ?",
+        guard = " AND status = 'running'" if only_running else ""
+        cursor = self.conn.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = ?{guard}",
             [*(_encode(k, v) for k, v in values.items()), row_id],
         )
+        return cursor.rowcount
 
 
 class _Transaction:
