@@ -142,6 +142,51 @@ def compile_cmd(
     guarded(body, verbose=verbose)
 
 
+@app.command("run-pipeline", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run_pipeline_cmd(
+    ctx: typer.Context,
+    pipeline: Annotated[Path, typer.Argument(help="The pipeline document (JSON).")],
+    cores: Annotated[int, typer.Option("--cores", "-j", min=1, help="Steps run at once.")] = 1,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", "-k", help="Go on with independent steps.")
+    ] = False,
+    var: VarOpt = None,
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run every step of a pipeline with Snakemake; cached steps cost nothing. Arguments after
+    `--` go to Snakemake.
+
+    Example: wfc run-pipeline examples/pipelines/quickstart.json --cores 2 -- --printshellcmds
+    """
+
+    def body() -> int:
+        from wfc.step.command import parse_vars
+        from wfc.step.pipeline import run_pipeline
+
+        result = run_pipeline(
+            _project(project),
+            pipeline,
+            cores=cores,
+            keep_going=keep_going,
+            variables=parse_vars(var or []),
+            snakemake_args=list(ctx.args),
+            say=say,
+        )
+        if json_out:
+            emit_json(result.to_json())
+        else:
+            rows = [[s["name"], s["status"], s["run_id"], s["why"]] for s in result.steps]
+            print(table(rows, ["step", "status", "run", "why"]))
+            counts = ", ".join(f"{n} {k}" for k, n in result.counts.items() if n)
+            took = f"{result.seconds:.1f}s"
+            say(f"pipeline run {result.pipeline_run_id} {result.status.value} in {took}: {counts}")
+        return 0 if result.status == "completed" else 1
+
+    guarded(body, json_mode=json_out, verbose=verbose)
+
+
 @app.command("config")
 def config_cmd(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Show every setting, its environment variable, its value and where the value came from.

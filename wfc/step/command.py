@@ -70,6 +70,8 @@ class Reply:
     stdout: str
     stderr: str
     code: int
+    name: str | None = None  # the step, when it was resolved
+    status: str | None = None  # completed, cached or failed, when it ran
 
 
 def invoke(
@@ -115,9 +117,9 @@ def invoke(
         return Reply(out, trace + err, exc.exit_code)
     if outcome.status != "failed" and args.marker is not None:
         touch_marker(here(args.marker))
-    if json_mode:
-        return Reply(json_text(outcome.to_json()), "", 1 if outcome.status == "failed" else 0)
-    return Reply(*_render(outcome), ExitCode.FAILED if outcome.status == "failed" else ExitCode.OK)
+    code = ExitCode.FAILED if outcome.status == "failed" else ExitCode.OK
+    out, err = (json_text(outcome.to_json()), "") if json_mode else _render(outcome)
+    return Reply(out, err, code, outcome.name, str(outcome.status))
 
 
 def touch_marker(path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from wfc.cache.hashing import hash_json
 from wfc.cache.key import StepIdentity, step_key
 from wfc.compile.expand import Expansion, Variant, sample_ref, step_name
 from wfc.compile.variables import substitute
@@ -134,6 +135,28 @@ class Resolver:
         where = f"nodes[{node.id}].params"
         given = substitute(given, self.variables, self.pipeline, where)
         return self.method(node.method).spec.resolve_params(given, where)
+
+    def fingerprint(self, node: MethodNode, sample: str | None, variant: Variant) -> str:
+        """What a step's key depends on, short of upstream outputs: method code and contract,
+        params, image and the content of the samples it reads directly. Snakemake re-runs a step
+        whose fingerprint changed; upstream changes reach it through its inputs' markers."""
+        method = self.method(node.method)
+        samples = []
+        for link in self.pipeline.links_into(node.id):
+            source = self.pipeline.node(link.source.node)
+            if isinstance(source, InputNode):
+                for name, version in (sample_ref(s) for s in source.samples):
+                    if source.mode == "all" or link.gather or name == sample:
+                        row = self.lineage.sample_version(name, version)
+                        samples.append([name, row.content_hash if row else None])
+        lock = read_lock(self.project, method.spec.env)
+        identity = [
+            method.code_hash,
+            method.contract_hash,
+            self.params_of(node, sample, variant),
+            lock.image_id,
+        ]
+        return hash_json(["wfc.fingerprint", 1, identity, sorted(samples)])
 
     def method(self, ref: str) -> Method:
         """Load a method once per resolver."""
