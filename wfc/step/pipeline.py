@@ -397,14 +397,14 @@ def _complete(
 def _failed_cause(
     resolver: Resolver, latest: dict[tuple[str, str | None, str | None], RunRecord], step: ConcreteStep
 ) -> RunRecord | None:
-    """The nearest failed (or cancelled) ancestor step's run, if any."""
+    """The nearest failed ancestor step's run, if any (through cancelled ones)."""
     frontier = resolver.expansion.upstream_steps(step)
     seen = set()
     while frontier:
         nxt = []
         for up in frontier:
             run = latest.get((up.node, up.sample, up.variant.label))
-            if run is not None and run.status in (Status.FAILED.value, Status.CANCELLED.value):
+            if run is not None and run.status == Status.FAILED.value:
                 return run
             if (up.node, up.sample, up.variant) not in seen:
                 seen.add((up.node, up.sample, up.variant))
@@ -414,10 +414,8 @@ def _failed_cause(
 
 
 def _cause_message(cause: RunRecord | None, first_failed: RunRecord | None) -> str:
-    if cause is not None and cause.status == Status.FAILED.value:
-        return f"not run: upstream step {_name(cause)} failed"
     if cause is not None:
-        return f"not run: upstream step {_name(cause)} was cancelled"
+        return f"not run: upstream step {_name(cause)} failed"
     if first_failed is not None:
         return f"not run: the pipeline stopped after {_name(first_failed)} failed"
     return "not run: Snakemake stopped before this step (see its log)"
