@@ -45,3 +45,43 @@ def _step(project: Proj, node: str, sample: str | None, *extra: str) -> dict[str
 def _object(project: Proj, digest: object) -> str:
     text = str(digest)
     return (project.root / ".wfc/store/objects" / text[7:9] / text[9:]).read_text()
+
+
+def test_example_pipelines_run_with_run_pipeline(project: Proj, built_envs: Path) -> None:
+    shutil.copytree(built_envs, project.root / "environments", dirs_exist_ok=True)
+    shutil.copytree(REPO / "methods", project.root / "methods", dirs_exist_ok=True)
+    shutil.copytree(REPO / "examples", project.root / "examples")
+    for name in ("east", "north", "south"):
+        project.wfc("sample", "add", name, f"examples/data/{name}.csv", check=True)
+    runs = {}
+    extra = {"sweep": ["--var", "title=Regional sales"]}
+    for name in ("quickstart", "sweep", "branches"):
+        doc = f"examples/pipelines/{name}.json"
+        proc = project.wfc("run-pipeline", doc, "--cores", "2", "--json", *extra.get(name, []), timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        runs[name] = {s["name"]: s["status"] for s in json.loads(proc.stdout)["steps"]}
+    assert list(runs["sweep"]) == [  # sweep values keep the order the document gives
+        "clean[east]",
+        "clean[north]",
+        "clean[south]",
+        "summarise[|by=product]",
+        "summarise[|by=region]",
+        "summarise[|by=date]",
+        "report[|by=product]",
+        "report[|by=region]",
+        "report[|by=date]",
+    ]
+    assert runs["sweep"]["clean[east]"] == "cached"  # made by the quickstart run
+    assert runs["branches"] == {
+        "clean[east]": "cached",
+        "clean[north]": "cached",
+        "clean[south]": "cached",
+        "summarise": "cached",
+        "report": "cached",
+        "badge": "completed",
+    }
+    badge = project.rows(
+        "SELECT o.content_hash FROM runs r JOIN run_outputs o ON o.run_id = r.id "
+        "WHERE r.node_id = 'badge' AND r.status = 'completed'"
+    )[0][0]
+    assert _object(project, badge) == "total revenue: 340.55 from 3 samples\n"

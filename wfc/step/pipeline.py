@@ -107,6 +107,9 @@ class Progress:
             self.counts[status] = self.counts.get(status, 0) + 1
             name = reply.name if reply and reply.name else " ".join(argv[1:])
             self.say(self.line(f"{name} {status}"))
+            if status == "failed" and reply is not None:
+                errors = [ln for ln in reply.stderr.splitlines() if ln.startswith("error:")]
+                self.say("  " + (errors[0] if errors else "error: see the step's log"))
 
     def line(self, last: str) -> str:
         """``[done/total] last step (completed, cached, failed, running, ETA)``."""
