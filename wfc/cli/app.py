@@ -113,6 +113,66 @@ def plan_cmd(
     guarded(body, json_mode=json_out, verbose=verbose)
 
 
+@app.command("validate")
+def validate_cmd(
+    pipeline: Annotated[Path, typer.Argument(help="The pipeline document (JSON).")],
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Report every problem of a pipeline document at once, with its JSON path and a fix.
+
+    Example: wfc validate examples/pipelines/quickstart.json
+    """
+
+    def body() -> int:
+        import os
+        from dataclasses import asdict
+
+        from wfc.step.validate import validate
+
+        problems = validate(_project(project), pipeline, dict(os.environ))
+        errors = [p for p in problems if p.severity == "error"]
+        if json_out:
+            emit_json(
+                {
+                    "schema": "wfc.validate/1",
+                    "pipeline": str(pipeline),
+                    "valid": not errors,
+                    "problems": [asdict(p) for p in problems],
+                }
+            )
+        for p in problems if not json_out else []:
+            where = f"{pipeline}: {p.path}: " if p.path else f"{pipeline}: "
+            say(f"{p.severity}: {where}{p.message} (fix: {p.hint})")
+        if not json_out and not errors:
+            say(f"{pipeline} is valid" + (f" ({len(problems)} warnings)" if problems else ""))
+        return 2 if errors else 0
+
+    guarded(body, json_mode=json_out, verbose=verbose)
+
+
+@app.command("schema")
+def schema_cmd(
+    what: Annotated[str, typer.Argument(help="Which schema: pipeline.")] = "pipeline",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Print the JSON Schema of a wfc document.
+
+    Example: wfc schema pipeline > pipeline.schema.json
+    """
+
+    def body() -> None:
+        from wfc.errors import UsageError
+        from wfc.model.pipeline import Pipeline
+
+        if what != "pipeline":
+            raise UsageError(f"unknown schema '{what}'", "schemas: pipeline")
+        emit_json(Pipeline.model_json_schema(by_alias=True))
+
+    guarded(body, verbose=verbose)
+
+
 @app.command("compile")
 def compile_cmd(
     pipeline: Annotated[Path, typer.Argument(help="The pipeline document (JSON).")],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
 
 
 class Frozen(BaseModel):
@@ -14,7 +15,14 @@ class Frozen(BaseModel):
 def first_error(exc: ValidationError) -> str:
     """Render a pydantic error as ``path: message`` (the first problem, and how many more)."""
     errors = exc.errors()
-    err = errors[0]
+    path, msg = describe(errors[0])
+    extra = len(errors) - 1
+    more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
+    return f"{path}: {msg}{more}" if path else f"{msg}{more}"
+
+
+def describe(err: ErrorDetails) -> tuple[str, str]:
+    """One pydantic error as ``(JSON path, message)``."""
     parts: list[str] = []
     for part in err["loc"]:
         if isinstance(part, int):
@@ -26,7 +34,4 @@ def first_error(exc: ValidationError) -> str:
         msg = "unknown field"
     elif err["type"] == "missing":
         msg = "required field is missing"
-    extra = len(errors) - 1
-    more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
-    path = "".join(parts)
-    return f"{path}: {msg}{more}" if path else f"{msg}{more}"
+    return "".join(parts), msg
