@@ -285,3 +285,18 @@ def test_missing_ca_bundle(project: Proj) -> None:
         "error: CA bundle not found: /nonexistent/ca.pem",
         "hint: set WFC_CA_BUNDLE / ca_bundle to a PEM file",
     )
+
+
+def test_run_pipeline_refuses_before_anything_runs(fake_env: Proj) -> None:
+    proc = fake_env.wfc(
+        "run-pipeline", "pipeline.json", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines()[0].startswith("error: Docker is not reachable: ")
+    (fake_env.root / "environments/python/env.lock.json").unlink()
+    proc = fake_env.wfc("run-pipeline", "pipeline.json")
+    assert _err(proc.stderr) == (
+        "error: environment 'python' is not built",
+        "hint: run `wfc env build python`",
+    )
+    assert fake_env.rows("SELECT count(*) FROM pipeline_runs") == [(0,)]  # nothing was recorded

@@ -225,6 +225,12 @@ def run_pipeline_cmd(
         from wfc.step.command import parse_vars
         from wfc.step.pipeline import run_pipeline
 
+        live = sys.stderr.isatty()
+
+        def in_place(line: str) -> None:  # on a terminal, progress rewrites one line
+            sys.stderr.write("\r\x1b[K" + line + ("\n" if line.startswith("  error:") else ""))
+            sys.stderr.flush()
+
         result = run_pipeline(
             _project(project),
             pipeline,
@@ -233,7 +239,10 @@ def run_pipeline_cmd(
             variables=parse_vars(var or []),
             snakemake_args=list(ctx.args),
             say=say,
+            progress_line=in_place if live else None,
         )
+        if live:
+            sys.stderr.write("\n")
         if json_out:
             emit_json(result.to_json())
         else:

@@ -11,6 +11,7 @@ Pure model logic: no I/O.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
@@ -72,30 +73,40 @@ class Expansion:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self._nodes = {n.id: n for n in pipeline.nodes}
+        self._ancestors: dict[str, frozenset[str]] = {}
+        self._samples: dict[str, list[str] | None] = {}
+        self._variant_cache: dict[str, tuple[Variant, ...]] = {}
 
     @cached_property
     def order(self) -> list[str]:
         """Node ids in dependency order (upstreams first; ties by document order)."""
+        position = {n.id: i for i, n in enumerate(self.pipeline.nodes)}
+        waiting = {n.id: len(self.pipeline.links_into(n.id)) for n in self.pipeline.nodes}
+        downstream: dict[str, list[str]] = {n.id: [] for n in self.pipeline.nodes}
+        for link in self.pipeline.links:
+            downstream[link.source.node].append(link.target.node)
+        ready = [(position[n], n) for n, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
         done: list[str] = []
-        pending = [n.id for n in self.pipeline.nodes]
-        while pending:
-            for node_id in pending:
-                if all(link.source.node in done for link in self.pipeline.links_into(node_id)):
-                    done.append(node_id)
-                    pending.remove(node_id)
-                    break
+        while ready:
+            _, node = heapq.heappop(ready)
+            done.append(node)
+            for nxt in downstream[node]:
+                waiting[nxt] -= 1
+                if waiting[nxt] == 0:
+                    heapq.heappush(ready, (position[nxt], nxt))
         return done
 
-    def ancestors(self, node_id: str) -> set[str]:
+    def ancestors(self, node_id: str) -> frozenset[str]:
         """Every node upstream of ``node_id``."""
-        found: set[str] = set()
-        stack = [node_id]
-        while stack:
-            for link in self.pipeline.links_into(stack.pop()):
-                if link.source.node not in found:
+        if not self._ancestors:
+            for node in self.order:
+                found: set[str] = set()
+                for link in self.pipeline.links_into(node):
                     found.add(link.source.node)
-                    stack.append(link.source.node)
-        return found
+                    found |= self._ancestors[link.source.node]
+                self._ancestors[node] = frozenset(found)
+        return self._ancestors[node_id]
 
     def samples_of(self, node_id: str) -> list[str] | None:
         """The sample names a node runs once for, or None when it runs once in all.
@@ -103,6 +114,13 @@ class Expansion:
         Raises:
             UsageError: Two per-sample upstreams have different samples.
         """
+        if node_id not in self._samples:
+            for node in self.order:  # upstreams first, so each lookup below is already known
+                if node not in self._samples:
+                    self._samples[node] = self._samples_here(node)
+        return self._samples[node_id]
+
+    def _samples_here(self, node_id: str) -> list[str] | None:
         node = self._nodes[node_id]
         if isinstance(node, InputNode):
             return sorted(sample_ref(s)[0] for s in node.samples) if node.mode == "each" else None
@@ -111,7 +129,7 @@ class Expansion:
         for link in self.pipeline.links_into(node_id):
             if link.gather:
                 continue
-            upstream = self.samples_of(link.source.node)
+            upstream = self._samples[link.source.node]
             if upstream is None:
                 continue
             if found is not None and set(found) != set(upstream):
@@ -186,12 +204,12 @@ class Expansion:
                     found.append(ConcreteStep(node_id, sample, variant))
         return found
 
+    @cached_property
+    def _varying_nodes(self) -> frozenset[str]:
+        return frozenset(n.id for n in self.pipeline.nodes if isinstance(n, MethodNode) and n.choices())
+
     def _varying(self, node_id: str) -> list[str]:
-        return sorted(
-            n
-            for n in (self.ancestors(node_id) | {node_id})
-            if isinstance(self._nodes[n], MethodNode) and self._method(n).choices()
-        )
+        return sorted((self.ancestors(node_id) | {node_id}) & self._varying_nodes)
 
     def _method(self, node_id: str) -> MethodNode:
         node = self._nodes[node_id]
@@ -199,6 +217,11 @@ class Expansion:
         return node
 
     def _variants(self, node_id: str) -> tuple[Variant, ...]:
+        if node_id not in self._variant_cache:
+            self._variant_cache[node_id] = self._compute_variants(node_id)
+        return self._variant_cache[node_id]
+
+    def _compute_variants(self, node_id: str) -> tuple[Variant, ...]:
         varying = self._varying(node_id)
         if not varying:
             return (Variant(),)

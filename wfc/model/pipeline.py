@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -152,12 +153,24 @@ class Pipeline(Frozen):
             for end in (link.source, link.target):
                 if end.node not in seen:
                     raise ValueError(f"links[{i}]: unknown node '{end.node}'{did_you_mean(end.node, seen)}")
-        cycle = _find_cycle(
-            {n.id: [lk.target.node for lk in self.links if lk.source.node == n.id] for n in self.nodes}
-        )
+        edges: dict[str, list[str]] = {n.id: [] for n in self.nodes}
+        for link in self.links:
+            edges[link.source.node].append(link.target.node)
+        cycle = _find_cycle(edges)
         if cycle:
             raise ValueError("links form a cycle: " + " -> ".join(cycle))
         return self
+
+    @cached_property
+    def _by_id(self) -> dict[str, MethodNode | InputNode]:
+        return {node.id: node for node in self.nodes}
+
+    @cached_property
+    def _into(self) -> dict[str, list[Link]]:
+        found: dict[str, list[Link]] = {node.id: [] for node in self.nodes}
+        for link in self.links:
+            found.setdefault(link.target.node, []).append(link)
+        return found
 
     def node(self, node_id: str) -> MethodNode | InputNode:
         """Return the node with this id.
@@ -165,9 +178,8 @@ class Pipeline(Frozen):
         Raises:
             UsageError: No such node.
         """
-        for node in self.nodes:
-            if node.id == node_id:
-                return node
+        if node_id in self._by_id:
+            return self._by_id[node_id]
         ids = [n.id for n in self.nodes]
         raise UsageError(
             f"unknown node '{node_id}' in pipeline '{self.name}'{did_you_mean(node_id, ids)}",
@@ -176,7 +188,7 @@ class Pipeline(Frozen):
 
     def links_into(self, node_id: str) -> list[Link]:
         """The links whose target is ``node_id``, in document order."""
-        return [link for link in self.links if link.target.node == node_id]
+        return self._into.get(node_id, [])
 
 
 def _show(value: Any) -> str:
@@ -184,26 +196,26 @@ def _show(value: Any) -> str:
 
 
 def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
-    """A cycle of the directed graph as a closed path of node ids, or None."""
-    state: dict[str, int] = {}  # 1 on the current path, 2 done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for nxt in edges.get(node, []):
-            if state.get(nxt) == 1:
-                return [*path[path.index(nxt) :], nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        state[node] = 2
-        path.pop()
+    """A cycle of the directed graph as a closed path of node ids, or None (iterative: long chains
+    must not hit the recursion limit)."""
+    waiting = dict.fromkeys(edges, 0)
+    for targets in edges.values():
+        for target in targets:
+            waiting[target] = waiting.get(target, 0) + 1
+    ready = [node for node, count in waiting.items() if count == 0]
+    while ready:
+        for target in edges.get(ready.pop(), []):
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                ready.append(target)
+    stuck = {node for node, count in waiting.items() if count > 0}
+    if not stuck:
         return None
-
-    for start in sorted(edges):
-        if start not in state and (found := visit(start)):
-            return found
-    return None
+    node, path = min(stuck), []  # every stuck node leads into a cycle: walk until a node repeats
+    while node not in path:
+        path.append(node)
+        node = min(t for t in edges.get(node, []) if t in stuck)
+    return [*path[path.index(node) :], node]
 
 
 def load_pipeline(path: Path) -> tuple[Pipeline, bytes]:

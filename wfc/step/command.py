@@ -11,10 +11,13 @@ import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from wfc.errors import ExitCode, UsageError, WfcError
 from wfc.output import error_text, json_text
+
+if TYPE_CHECKING:
+    from wfc.step.resolve import Warm
 
 EPILOG = """\
 examples:
@@ -80,6 +83,7 @@ def invoke(
     *,
     pipeline_run: str | None = None,
     variables: dict[str, str] | None = None,
+    warm: Warm | None = None,
 ) -> Reply:
     """Run one ``run-step`` command line; outcomes and user errors become a :class:`Reply`.
 
@@ -88,6 +92,7 @@ def invoke(
         cwd: The directory relative paths in ``argv`` refer to (default: the current one).
         pipeline_run: The pipeline run to record into when ``argv`` names none.
         variables: Pipeline variable values under ``--var`` ones.
+        warm: Caches shared by the steps of a pipeline run (the run-pipeline worker).
     """
     from wfc.project import Project
     from wfc.step.lifecycle import run_step
@@ -110,6 +115,7 @@ def invoke(
             force=args.force,
             echo=args.stream,
             variables={**(variables or {}), **parse_vars(args.var)},
+            warm=warm,
         )
     except WfcError as exc:
         out, err = error_text(exc.message, exc.hint, exc.exit_code, json_mode)

@@ -32,13 +32,13 @@ from wfc.lineage.records import (
     RunRecord,
     now,
 )
-from wfc.model.pipeline import load_pipeline
+from wfc.model.pipeline import Pipeline, load_pipeline
 from wfc.model.status import Status
 from wfc.project import Project
 from wfc.runtime.base import Runtime
 from wfc.step.claim import claim
 from wfc.step.execute import Execution, execute
-from wfc.step.resolve import ResolvedStep, Resolver
+from wfc.step.resolve import ResolvedStep, Resolver, Warm
 from wfc.store.local import ObjectCorrupt, ObjectMissing, ObjectStore
 
 
@@ -76,6 +76,7 @@ def run_step(
     echo: bool = False,
     runtime: Runtime | None = None,
     variables: dict[str, str] | None = None,
+    warm: Warm | None = None,
 ) -> StepOutcome:
     """Run one concrete step of a pipeline document: a hit is recorded ``cached``, a miss executes.
 
@@ -90,17 +91,21 @@ def run_step(
         echo: Stream the method's output to the terminal.
         runtime: The runtime (default: the project's, Docker).
         variables: ``--var`` values of pipeline variables (over ``$WFC_VAR_*`` and defaults).
+        warm: Caches shared with the other steps of a pipeline run in this process.
 
     Raises:
         UsageError: Bad document, node, params, or upstream steps that have not run.
         InfraError: Docker or the database is unreachable.
     """
     started = time.monotonic()
-    pipeline, raw = load_pipeline(pipeline_path)
+    warm = warm or Warm()
+    pipeline, raw = _load(pipeline_path, warm)
     lineage = open_lineage(project.database_url)
     store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
     values = resolve_variables(pipeline, os.environ, variables or {})
-    step = Resolver(project, pipeline, lineage, str(pipeline_path), values).resolve(node, sample, variant)
+    step = Resolver(project, pipeline, lineage, str(pipeline_path), values, warm).resolve(
+        node, sample, variant
+    )
     ad_hoc = pipeline_run_id is None
     if pipeline_run_id is not None and not lineage.has_pipeline_run(pipeline_run_id):
         raise UsageError(
@@ -334,6 +339,18 @@ def _default_runtime(project: Project, step: ResolvedStep) -> Runtime:
             f"rebuild it with `wfc env build {step.env_name}`",
         )
     return runtime
+
+
+def _load(path: Path, warm: Warm) -> tuple[Pipeline, bytes]:
+    """Load a pipeline document, once per content version in a warm process."""
+    try:
+        st = path.stat()
+    except OSError:
+        return load_pipeline(path)  # reports the missing file
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in warm.pipelines:
+        warm.pipelines[key] = load_pipeline(path)
+    return warm.pipelines[key]
 
 
 def git_commit(root: Path) -> str | None:

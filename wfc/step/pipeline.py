@@ -44,7 +44,7 @@ from wfc.runtime.environments import read_lock
 from wfc.step.command import Reply, invoke
 from wfc.step.generate import generate
 from wfc.step.lifecycle import git_commit
-from wfc.step.resolve import Resolver
+from wfc.step.resolve import Resolver, Warm
 from wfc.step.worker import Worker
 
 SNAKEMAKE = (
@@ -132,8 +132,12 @@ def run_pipeline(
     variables: dict[str, str] | None = None,
     snakemake_args: list[str] | None = None,
     say: Callable[[str], None] = lambda _: None,
+    progress_line: Callable[[str], None] | None = None,
 ) -> PipelineResult:
     """Run every step of a pipeline through Snakemake and record the complete outcome.
+
+    ``say`` receives messages; ``progress_line`` (default: ``say``) one progress line per finished
+    step, for a terminal to show in place.
 
     Raises:
         UsageError: An invalid document, method, param or variable; an environment not built.
@@ -145,7 +149,8 @@ def run_pipeline(
     given = variables or {}
     values = resolve_variables(pipeline, os.environ, given)
     with closing(open_lineage(project.database_url)) as lineage:
-        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values)
+        warm = Warm()
+        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values, warm)
         steps = resolver.expansion.steps()
         fingerprints = _preflight(resolver, steps)
         workdir, lock = _workdir(project, pipeline, pipeline_path)
@@ -170,10 +175,10 @@ def run_pipeline(
             )
             where = project.relative(workdir)
             say(f"pipeline run {pr_id}: {len(steps)} steps, {cores} cores (Snakemake in {where})")
-            progress = Progress(len(steps), say)
+            progress = Progress(len(steps), progress_line or say)
             log = workdir / "snakemake.log"
             interrupted = False
-            with Worker(pr_id, given, progress) as worker:
+            with Worker(pr_id, given, progress, warm) as worker:
                 argv = _snakemake_argv(project, snakefile, workdir, cores, keep_going, snakemake_args or [])
                 env = _snakemake_env(worker.path, pr_id, pipeline, given)
                 try:
@@ -361,39 +366,32 @@ def _complete(
     interrupted: bool,
 ) -> list[dict[str, Any]]:
     """Give every expected step a record in this pipeline run, and return them all in order."""
-    latest: dict[tuple[str, str | None, str | None], RunRecord] = {}
-    for run in lineage.runs_of(pr_id):
-        latest[(run.node_id, run.sample, run.variant)] = run
+
+    def recorded() -> dict[tuple[str, str | None, str | None], RunRecord]:
+        return {(r.node_id, r.sample, r.variant): r for r in lineage.runs_of(pr_id)}
+
+    latest = recorded()
+    if not stopped and not interrupted:  # Snakemake found these up to date: record the hits
+        document = str(pipeline_path.resolve())
+        for step in steps:
+            if (step.node, step.sample, step.variant.label) not in latest:
+                argv = [document, *run_step_argv(step)]
+                invoke(argv, project.root, pipeline_run=pr_id, variables=given, warm=resolver.warm)
+        latest = recorded()
     first_failed = next((r for r in latest.values() if r.status == Status.FAILED.value), None)
     summary = []
     for step in steps:
         key = (step.node, step.sample, step.variant.label)
         if key not in latest:
             cause = _failed_cause(resolver, latest, step)
-            if cause is None and not interrupted and not stopped:
-                # Snakemake found it up to date: record the hit (or run it, if the store lost it)
-                argv = [str(pipeline_path.resolve()), *run_step_argv(step)]
-                invoke(argv, project.root, pipeline_run=pr_id, variables=given)
-                latest.update({(r.node_id, r.sample, r.variant): r for r in lineage.runs_of(pr_id)})
-            if key not in latest:
-                message = (
-                    USER_CANCEL if interrupted and cause is None else _cause_message(cause, first_failed)
-                )
-                cause = cause or first_failed
-                latest[key] = _record_cancelled(
-                    resolver, lineage, pr_id, step, message, cause.id if cause else None
-                )
+            message = USER_CANCEL if interrupted and cause is None else _cause_message(cause, first_failed)
+            cause = cause or first_failed
+            latest[key] = _record_cancelled(
+                resolver, lineage, pr_id, step, message, cause.id if cause else None
+            )
         run = latest[key]
-        summary.append(
-            {
-                "name": step.name,
-                "status": run.status,
-                "run_id": run.id,
-                "why": run.error
-                or run.reason
-                or (f"from {run.cache_source_id}" if run.cache_source_id else ""),
-            }
-        )
+        why = run.error or run.reason or (f"from {run.cache_source_id}" if run.cache_source_id else "")
+        summary.append({"name": step.name, "status": run.status, "run_id": run.id, "why": why})
     return summary
 
 

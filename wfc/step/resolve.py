@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from wfc.cache.hashing import hash_json
 from wfc.cache.key import StepIdentity, step_key
-from wfc.compile.expand import Expansion, Variant, sample_ref, step_name
+from wfc.compile.expand import ConcreteStep, Expansion, Variant, sample_ref, step_name
 from wfc.compile.variables import substitute
 from wfc.errors import UsageError, did_you_mean
 from wfc.lineage.records import Lineage
@@ -36,6 +36,18 @@ class InputItem:
     sample_version: int | None = None
     source_run_id: str | None = None
     source_slot: str | None = None
+
+
+@dataclass
+class Warm:
+    """Caches that the steps of one pipeline run share in one process (the run-pipeline worker):
+    parsed documents, loaded methods and resolved steps. A resolved step is final once it exists:
+    it is only made when every input it reads has a completed record."""
+
+    pipelines: dict[tuple[str, int, int], tuple[Pipeline, bytes]] = field(default_factory=dict)
+    methods: dict[str, Method] = field(default_factory=dict)
+    steps: dict[tuple[str, str | None, Variant], ResolvedStep] = field(default_factory=dict)
+    expansions: dict[int, Expansion] = field(default_factory=dict)
 
 
 class UpstreamMissing(UsageError):
@@ -77,11 +89,12 @@ class Resolver:
     lineage: Lineage
     document: str = "PIPELINE"  # how the document is named in hints
     variables: dict[str, Any] = field(default_factory=dict)  # resolved pipeline variables
-    _methods: dict[str, Method] = field(default_factory=dict)
-    _steps: dict[tuple[str, str | None, Variant], ResolvedStep] = field(default_factory=dict)
+    warm: Warm = field(default_factory=lambda: Warm())
 
     def __post_init__(self) -> None:
-        self.expansion = Expansion(self.pipeline)
+        self.expansion = self.warm.expansions.setdefault(id(self.pipeline), Expansion(self.pipeline))
+        self._methods = self.warm.methods
+        self._steps = self.warm.steps
 
     def resolve(self, node_id: str, sample: str | None = None, variant: str | None = None) -> ResolvedStep:
         """Resolve one concrete step.
@@ -114,11 +127,32 @@ class Resolver:
         return self.resolve_in(node, sample, self.expansion.find(node_id, variant))
 
     def resolve_in(self, node: MethodNode, sample: str | None, variant: Variant) -> ResolvedStep:
-        """Resolve a step by its exact variant context (memoised)."""
+        """Resolve a step by its exact variant context (memoised). Its ancestors are resolved
+        first, upstream to downstream, so that a deep chain never recurses deeply."""
+        target = ConcreteStep(node.id, sample, variant)
+        for step in self._unresolved_ancestors(target):
+            upstream = self.pipeline.node(step.node)
+            assert isinstance(upstream, MethodNode)
+            self._memo(upstream, step.sample, step.variant)
+        return self._memo(node, sample, variant)
+
+    def _memo(self, node: MethodNode, sample: str | None, variant: Variant) -> ResolvedStep:
         memo = (node.id, sample, variant)
         if memo not in self._steps:
             self._steps[memo] = self._resolve(node, sample, variant)
         return self._steps[memo]
+
+    def _unresolved_ancestors(self, step: ConcreteStep) -> list[ConcreteStep]:
+        found: dict[tuple[str, str | None, Variant], ConcreteStep] = {}
+        stack = [step]
+        while stack:
+            for up in self.expansion.upstream_steps(stack.pop()):
+                memo = (up.node, up.sample, up.variant)
+                if memo not in found and memo not in self._steps:
+                    found[memo] = up
+                    stack.append(up)
+        position = {node: i for i, node in enumerate(self.expansion.order)}
+        return sorted(found.values(), key=lambda s: position[s.node])
 
     def params_of(self, node: MethodNode, sample: str | None, variant: Variant) -> dict[str, Any]:
         """A step's resolved, typed params: node params < variant < sweep point < sample override.
@@ -329,7 +363,7 @@ class Resolver:
         out_slot: str,
         missing: list[ResolvedStep],
     ) -> InputItem | None:
-        upstream = self.resolve_in(source, sample, variant)
+        upstream = self._memo(source, sample, variant)
         found = self.lineage.find_completed(upstream.key)
         if found is None:
             missing.append(upstream)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wfc.step.command import Reply, invoke
+from wfc.step.resolve import Warm
 
 Listener = Callable[[str, list[str], Reply | None], None]  # ("start" | "end", argv, reply)
 
@@ -26,10 +27,13 @@ Listener = Callable[[str, list[str], Reply | None], None]  # ("start" | "end", a
 class Worker:
     """A unix-socket server running ``run-step`` requests for one pipeline run."""
 
-    def __init__(self, pipeline_run_id: str, variables: dict[str, str], listener: Listener) -> None:
+    def __init__(
+        self, pipeline_run_id: str, variables: dict[str, str], listener: Listener, warm: Warm
+    ) -> None:
         self.pipeline_run_id = pipeline_run_id
         self.variables = variables
         self.listener = listener
+        self.warm = warm  # documents, methods and resolved steps, shared by this run's steps
         self._dir = Path(tempfile.mkdtemp(prefix="wfc-worker-"))  # short: unix socket paths are limited
         self.path = self._dir / "socket"
         worker = self
@@ -49,7 +53,9 @@ class Worker:
         """Run one request (in the server's thread for it) and tell the listener."""
         self.listener("start", argv, None)
         try:
-            reply = invoke(argv, cwd, pipeline_run=self.pipeline_run_id, variables=self.variables)
+            reply = invoke(
+                argv, cwd, pipeline_run=self.pipeline_run_id, variables=self.variables, warm=self.warm
+            )
         except Exception as exc:  # an internal error must reach the job, not kill the thread
             reply = Reply("", f"error: internal error: {type(exc).__name__}: {exc}\n", 1)
         self.listener("end", argv, reply)
