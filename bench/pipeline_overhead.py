@@ -41,7 +41,7 @@ METHOD_YAML = (
 METHOD_PY = (
     "import json, os\npaths = json.loads(os.environ['WFC_INPUT_PATHS']).get('data', [])\n"
     "open(os.path.join(os.environ['WFC_RUN_DIR'], 'out.txt'), 'w').write(str(len(paths)) + "
-    "os.environ['WFC_SAMPLE'])\n"
+    "os.environ['WFC_SAMPLE'] + os.environ['WFC_PARAMS'])\n"
 )
 DOCKER_CMD = "import os; open('/tmp/out.txt', 'w').write('x')"
 
@@ -57,7 +57,7 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
 def pipeline(shape: str, n: int) -> dict[str, Any]:
     if shape == "chain":
         nodes = [{"id": "data", "samples": ["s0"]}] + [
-            {"id": f"n{i}", "method": "b/trivial"} for i in range(n)
+            {"id": f"n{i}", "method": "b/trivial", "params": {"i": i}} for i in range(n)
         ]
         links = [{"from": "data", "to": "n0.data"}] + [
             {"from": f"n{i}", "to": f"n{i + 1}.data"} for i in range(n - 1)

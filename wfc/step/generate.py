@@ -40,8 +40,12 @@ def generate(project: Project, pipeline_path: Path, backend: str) -> str:
             "backends: " + ", ".join(sorted(BACKENDS)),
         )
     pipeline, _ = load_pipeline(pipeline_path)
+    specs: dict[str, MethodSpec] = {}
+    for node in pipeline.nodes:
+        if isinstance(node, MethodNode) and node.method not in specs:
+            specs[node.method] = load_method(project, node.method).spec
     resources = {
-        node.id: snakemake_resources(load_method(project, node.method).spec)
+        node.id: snakemake_resources(specs[node.method])
         for node in pipeline.nodes
         if isinstance(node, MethodNode)
     }

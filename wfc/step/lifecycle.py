@@ -308,6 +308,19 @@ class _Lifecycle:
         )
 
 
+def record_hit(
+    project: Project, lineage: Lineage, store: ObjectStore, step: ResolvedStep, pipeline_run_id: str
+) -> bool:
+    """Record a resolved step as ``cached`` when a verified completed run exists; False when not."""
+    if not step.method.spec.cache:
+        return False
+    found, _ = find_reusable(lineage, store, step.key)
+    if found is None:
+        return False
+    _Lifecycle(project, lineage, store, step, pipeline_run_id, None, False)._record_hit(*found)
+    return True
+
+
 def find_reusable(
     lineage: Lineage, store: ObjectStore, key: str
 ) -> tuple[tuple[RunRecord, list[OutputRecord]] | None, str | None]:

@@ -40,12 +40,12 @@ from wfc.lineage.records import Lineage, PipelineRunRecord, RunRecord, now
 from wfc.model.pipeline import MethodNode, Pipeline, load_pipeline
 from wfc.model.status import Status
 from wfc.project import Project
-from wfc.runtime.environments import read_lock
 from wfc.step.command import Reply, invoke
 from wfc.step.generate import generate
-from wfc.step.lifecycle import git_commit
+from wfc.step.lifecycle import git_commit, record_hit
 from wfc.step.resolve import Resolver, Warm
 from wfc.step.worker import Worker
+from wfc.store.local import ObjectStore
 
 SNAKEMAKE = (
     "import sys; sys.setrecursionlimit(1000000); from snakemake.cli import main; "
@@ -221,7 +221,7 @@ def _preflight(resolver: Resolver, steps: list[ConcreteStep]) -> dict[str, dict[
             node, step.sample, step.variant
         )
         env = resolver.method(node.method).spec.env
-        digests[env] = read_lock(resolver.project, env).image_id
+        digests[env] = resolver.lock(env).image_id
     if resolver.project.get("runtime") == "docker" and steps:
         from wfc.runtime.docker import docker_client
         from wfc.runtime.environments import image_present
@@ -371,12 +371,29 @@ def _complete(
         return {(r.node_id, r.sample, r.variant): r for r in lineage.runs_of(pr_id)}
 
     latest = recorded()
-    if not stopped and not interrupted:  # Snakemake found these up to date: record the hits
+    if not stopped and not interrupted:  # Snakemake found these up to date: record the hits here
+        store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
         document = str(pipeline_path.resolve())
         for step in steps:
-            if (step.node, step.sample, step.variant.label) not in latest:
-                argv = [document, *run_step_argv(step)]
-                invoke(argv, project.root, pipeline_run=pr_id, variables=given, warm=resolver.warm)
+            if (step.node, step.sample, step.variant.label) in latest:
+                continue
+            node = resolver.pipeline.node(step.node)
+            assert isinstance(node, MethodNode)
+            try:
+                hit = record_hit(
+                    project, lineage, store, resolver.resolve_in(node, step.sample, step.variant), pr_id
+                )
+            except UsageError:
+                hit = False
+            if not hit:
+                # not reusable after all (the store lost it): run it like any step
+                invoke(
+                    [document, *run_step_argv(step)],
+                    project.root,
+                    pipeline_run=pr_id,
+                    variables=given,
+                    warm=resolver.warm,
+                )
         latest = recorded()
     first_failed = next((r for r in latest.values() if r.status == Status.FAILED.value), None)
     summary = []
@@ -447,7 +464,7 @@ def _record_cancelled(
         contract_hash=method.contract_hash,
         params=resolver.params_of(node, step.sample, step.variant),
         env_name=method.spec.env,
-        env_digest=read_lock(resolver.project, method.spec.env).image_id,
+        env_digest=resolver.lock(method.spec.env).image_id,
         key=None,
         status=Status.CANCELLED.value,
         started_at=now(),

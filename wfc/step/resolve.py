@@ -17,6 +17,7 @@ from wfc.compile.expand import ConcreteStep, Expansion, Variant, sample_ref, ste
 from wfc.compile.variables import substitute
 from wfc.errors import UsageError, did_you_mean
 from wfc.lineage.records import Lineage
+from wfc.model.environment import EnvLock
 from wfc.model.pipeline import InputNode, Link, MethodNode, Pipeline
 from wfc.project import Project
 from wfc.runtime.environments import read_lock
@@ -48,6 +49,7 @@ class Warm:
     methods: dict[str, Method] = field(default_factory=dict)
     steps: dict[tuple[str, str | None, Variant], ResolvedStep] = field(default_factory=dict)
     expansions: dict[int, Expansion] = field(default_factory=dict)
+    locks: dict[str, EnvLock] = field(default_factory=dict)
 
 
 class UpstreamMissing(UsageError):
@@ -183,7 +185,7 @@ class Resolver:
                     if source.mode == "all" or link.gather or name == sample:
                         row = self.lineage.sample_version(name, version)
                         samples.append([name, row.content_hash if row else None])
-        lock = read_lock(self.project, method.spec.env)
+        lock = self.lock(method.spec.env)
         identity = [
             method.code_hash,
             method.contract_hash,
@@ -191,6 +193,12 @@ class Resolver:
             lock.image_id,
         ]
         return hash_json(["wfc.fingerprint", 1, identity, sorted(samples)])
+
+    def lock(self, env: str) -> EnvLock:
+        """An environment's lock, read once per warm process."""
+        if env not in self.warm.locks:
+            self.warm.locks[env] = read_lock(self.project, env)
+        return self.warm.locks[env]
 
     def method(self, ref: str) -> Method:
         """Load a method once per resolver."""
@@ -201,7 +209,7 @@ class Resolver:
     def _resolve(self, node: MethodNode, sample: str | None, variant: Variant) -> ResolvedStep:
         method = self.method(node.method)
         params = self.params_of(node, sample, variant)
-        lock = read_lock(self.project, method.spec.env)
+        lock = self.lock(method.spec.env)
         inputs, members = self._inputs(node, method, sample, variant)
         by_slot: dict[str, list[str]] = {}
         for item in inputs:
