@@ -37,6 +37,7 @@ SNAKEMAKE = [
 ]
 METHOD_YAML = (
     "env: python\ninputs:\n  data: {required: false, multiple: true}\noutputs:\n  out: {file: out.txt}\n"
+    "params:\n  i: {type: int, default: 0}\n"
 )
 METHOD_PY = (
     "import json, os\npaths = json.loads(os.environ['WFC_INPUT_PATHS']).get('data', [])\n"
@@ -164,9 +165,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default="10,100,1000")
-    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    parser.add_argument("--shapes", default="chain,fan")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
     results: dict[str, Any] = {"schema": "wfc.bench.pipeline-overhead/1", "runs": {}}
-    for shape in ("chain", "fan"):
+    for shape in args.shapes.split(","):
         for n in sizes:
             figures = measure(shape, n, with_docker=n <= 100)
             ratios = {

@@ -117,7 +117,7 @@ def test_param_change_reruns_exactly_the_node_and_descendants(probe_project: Pro
                 _node("a"),
                 _node("b", params={"k": k}),
                 _node("c"),
-                _node("side"),
+                _node("side", params={"k": 3}),
             ],
             "links": [
                 {"from": "data", "to": "a.data"},
@@ -137,6 +137,10 @@ def test_param_change_reruns_exactly_the_node_and_descendants(probe_project: Pro
     probe_project.write_pipeline(doc(1))
     back = _run(probe_project)
     assert set(_statuses(back).values()) == {"cached"}
+    helper = probe_project.root / "methods/t/probe/helper.txt"  # a code change re-runs every probe step
+    helper.write_text("new helper file\n")
+    edited = _run(probe_project)
+    assert set(_statuses(edited).values()) == {"completed"}, _statuses(edited)
 
 
 def test_two_output_node_routes_each_slot_and_swapping_changes_the_key(probe_project: Proj) -> None:
@@ -298,3 +302,4 @@ def _containers() -> list[str]:
         env={**os.environ},
     )
     return out.stdout.split()
+

@@ -128,7 +128,7 @@ def run_step(
         )
     status = Status.FAILED
     try:
-        outcome = _Lifecycle(project, lineage, store, step, pr_id, runtime, echo).run(force)
+        outcome = _Lifecycle(project, lineage, store, step, pr_id, runtime, echo, warm).run(force)
         status = outcome.status
     except KeyboardInterrupt:
         status = Status.CANCELLED
@@ -150,6 +150,7 @@ class _Lifecycle:
     pipeline_run_id: str
     runtime: Runtime | None
     echo: bool
+    warm: Warm = field(default_factory=lambda: Warm())
 
     def run(self, force: bool) -> StepOutcome:
         spec = self.step.method.spec
@@ -162,14 +163,28 @@ class _Lifecycle:
             hit, reason = self._lookup()
             if hit is not None:
                 return self._record_hit(*hit)
-        runtime = self.runtime or _default_runtime(self.project, self.step)
-        with claim(self.project.state_dir / "locks", self.step.key):
-            if spec.cache and not force:
-                hit, _ = self._lookup()  # another claimant may have finished meanwhile
-                if hit is not None:
-                    return self._record_hit(*hit)
-            self.lineage.fail_stale(self.step.key, HOST)
-            return self._execute(runtime, reason or "no earlier run with this key")
+        runtime = self.runtime or self._pooled_runtime()
+        try:
+            with claim(self.project.state_dir / "locks", self.step.key):
+                if spec.cache and not force:
+                    hit, _ = self._lookup()  # another claimant may have finished meanwhile
+                    if hit is not None:
+                        return self._record_hit(*hit)
+                self.lineage.fail_stale(self.step.key, HOST)
+                return self._execute(runtime, reason or "no earlier run with this key")
+        finally:
+            if self.runtime is None:
+                with self.warm.guard:
+                    self.warm.runtimes.append(runtime)
+
+    def _pooled_runtime(self) -> Runtime:
+        """A runtime from the warm pool (one per concurrent step), checked like a fresh one."""
+        with self.warm.guard:
+            runtime = self.warm.runtimes.pop() if self.warm.runtimes else None
+        if runtime is None or self.step.env_digest not in self.warm.images:
+            runtime = _default_runtime(self.project, self.step)
+            self.warm.images.add(self.step.env_digest)
+        return runtime
 
     def _lookup(self) -> tuple[tuple[RunRecord, list[OutputRecord]] | None, str | None]:
         return find_reusable(self.lineage, self.store, self.step.key)

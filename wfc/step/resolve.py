@@ -8,6 +8,7 @@ answer is the same whoever launches the step.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from wfc.lineage.records import Lineage
 from wfc.model.environment import EnvLock
 from wfc.model.pipeline import InputNode, Link, MethodNode, Pipeline
 from wfc.project import Project
+from wfc.runtime.base import Runtime
 from wfc.runtime.environments import read_lock
 from wfc.step.methods import Method, load_method
 
@@ -50,6 +52,9 @@ class Warm:
     steps: dict[tuple[str, str | None, Variant], ResolvedStep] = field(default_factory=dict)
     expansions: dict[int, Expansion] = field(default_factory=dict)
     locks: dict[str, EnvLock] = field(default_factory=dict)
+    runtimes: list[Runtime] = field(default_factory=list)  # idle, connected runtimes
+    images: set[str] = field(default_factory=set)  # image digests checked present
+    guard: threading.Lock = field(default_factory=threading.Lock)  # for the runtime pool
 
 
 class UpstreamMissing(UsageError):
