@@ -302,4 +302,3 @@ def _containers() -> list[str]:
         env={**os.environ},
     )
     return out.stdout.split()
-
