@@ -44,6 +44,7 @@ def plan(project: Project, pipeline_path: Path, variables: dict[str, str] | None
     values = resolve_variables(pipeline, os.environ, variables or {})
     planned: list[PlannedStep] = []
     seen: dict[str, str] = {}
+    waiting: set[str] = set()  # steps whose inputs do not exist yet: their descendants wait too
     with closing(open_lineage(project.database_url)) as lineage:
         resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values)
         for concrete in resolver.expansion.steps():
@@ -51,10 +52,14 @@ def plan(project: Project, pipeline_path: Path, variables: dict[str, str] | None
             assert isinstance(node, MethodNode)
             params = resolver.params_of(node, concrete.sample, concrete.variant)
             key: str | None = None
+            blocked = [up.name for up in resolver.expansion.upstream_steps(concrete) if up.name in waiting]
             try:
+                if blocked:  # no need to try: an upstream step cannot be resolved yet
+                    raise UpstreamMissing("", "", blocked)
                 key = resolver.resolve_in(node, concrete.sample, concrete.variant).key
             except UpstreamMissing as exc:
                 status, reason = "will run", f"after its upstream steps run ({', '.join(exc.missing)})"
+                waiting.add(concrete.name)
             else:
                 if not resolver.method(node.method).spec.cache:
                     status, reason = "will run", "method declares cache: false"
