@@ -52,6 +52,7 @@ class Warm:
     steps: dict[tuple[str, str | None, Variant], ResolvedStep] = field(default_factory=dict)
     expansions: dict[int, Expansion] = field(default_factory=dict)
     locks: dict[str, EnvLock] = field(default_factory=dict)
+    refs: dict[str, dict[str, int | None]] = field(default_factory=dict)  # input node -> sample -> version
     runtimes: list[Runtime] = field(default_factory=list)  # idle, connected runtimes
     images: set[str] = field(default_factory=set)  # image digests checked present
     guard: threading.Lock = field(default_factory=threading.Lock)  # for the runtime pool
@@ -186,10 +187,9 @@ class Resolver:
         for link in self.pipeline.links_into(node.id):
             source = self.pipeline.node(link.source.node)
             if isinstance(source, InputNode):
-                for name, version in (sample_ref(s) for s in source.samples):
-                    if source.mode == "all" or link.gather or name == sample:
-                        row = self.lineage.sample_version(name, version)
-                        samples.append([name, row.content_hash if row else None])
+                for name, version in self._refs(source, link.gather, sample):
+                    row = self.lineage.sample_version(name, version)
+                    samples.append([name, row.content_hash if row else None])
         lock = self.lock(method.spec.env)
         identity = [
             method.code_hash,
@@ -198,6 +198,16 @@ class Resolver:
             lock.image_id,
         ]
         return hash_json(["wfc.fingerprint", 1, identity, sorted(samples)])
+
+    def _refs(self, source: InputNode, gather: bool, sample: str | None) -> list[tuple[str, int | None]]:
+        """The sample references a step reads from an input node: its own sample, or all of them
+        (sorted by name) for a ``mode: all`` node or a gather. Parsed once per node."""
+        if source.id not in self.warm.refs:
+            self.warm.refs[source.id] = dict(sorted(sample_ref(s) for s in source.samples))
+        refs = self.warm.refs[source.id]
+        if source.mode == "each" and not gather:
+            return [(sample, refs[sample])] if sample in refs else []
+        return list(refs.items())
 
     def lock(self, env: str) -> EnvLock:
         """An environment's lock, read once per warm process."""
@@ -317,12 +327,10 @@ class Resolver:
                     f"input node '{source.id}' has one slot, 'data', not '{link.source.slot}'",
                     f'write "from": "{source.id}"',
                 )
-            refs = [sample_ref(s) for s in source.samples]
-            if source.mode == "each" and not link.gather:
-                refs = [r for r in refs if r[0] == sample]
-            else:
-                members.update(r[0] for r in refs)
-            return [self._sample_item(slot, name, version) for name, version in sorted(refs)]
+            refs = self._refs(source, link.gather, sample)
+            if source.mode == "all" or link.gather:
+                members.update(name for name, _ in refs)
+            return [self._sample_item(slot, name, version) for name, version in refs]
         source_method = self.method(source.method)
         out_slots = list(source_method.spec.outputs)
         out_slot = link.source.slot
