@@ -17,7 +17,7 @@ ALLOWED = {
     "runtime": {"model", "cache", "project"},
     "step": {"model", "compile", "cache", "store", "lineage", "runtime", "project"},
 }
-SHARED = {"errors", "atomic", "failpoints"}
+SHARED = {"errors", "atomic", "failpoints", "output"}
 
 
 def _imports(path: Path) -> set[str]:

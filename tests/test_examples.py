@@ -16,12 +16,19 @@ PIPELINE = "examples/pipelines/quickstart.json"
 ORDER = [("clean", "east"), ("clean", "north"), ("clean", "south"), ("summarise", None), ("report", None)]
 
 
-def test_quickstart_pipeline_executes_then_caches(project: Proj, built_envs: Path) -> None:
+@pytest.fixture
+def examples(project: Proj, built_envs: Path) -> Proj:
+    """A project with the shipped methods, example pipelines, built environments and samples."""
     shutil.copytree(built_envs, project.root / "environments", dirs_exist_ok=True)
     shutil.copytree(REPO / "methods", project.root / "methods", dirs_exist_ok=True)
     shutil.copytree(REPO / "examples", project.root / "examples")
     for name in ("east", "north", "south"):
         project.wfc("sample", "add", name, f"examples/data/{name}.csv", check=True)
+    return project
+
+
+def test_quickstart_pipeline_executes_then_caches(examples: Proj) -> None:
+    project = examples
 
     first = [_step(project, node, sample) for node, sample in ORDER]
     assert [d["status"] for d in first] == ["completed"] * 5
@@ -47,12 +54,8 @@ def _object(project: Proj, digest: object) -> str:
     return (project.root / ".wfc/store/objects" / text[7:9] / text[9:]).read_text()
 
 
-def test_example_pipelines_run_with_run_pipeline(project: Proj, built_envs: Path) -> None:
-    shutil.copytree(built_envs, project.root / "environments", dirs_exist_ok=True)
-    shutil.copytree(REPO / "methods", project.root / "methods", dirs_exist_ok=True)
-    shutil.copytree(REPO / "examples", project.root / "examples")
-    for name in ("east", "north", "south"):
-        project.wfc("sample", "add", name, f"examples/data/{name}.csv", check=True)
+def test_example_pipelines_run_with_run_pipeline(examples: Proj) -> None:
+    project = examples
     runs = {}
     extra = {"sweep": ["--var", "title=Regional sales"]}
     for name in ("quickstart", "sweep", "branches"):

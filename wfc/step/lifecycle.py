@@ -112,20 +112,7 @@ def run_step(
             f"unknown pipeline run '{pipeline_run_id}'",
             "pass the id of a recorded pipeline run, or leave --pipeline-run out",
         )
-    pr_id = pipeline_run_id or new_id(PIPELINE_PREFIX)
-    if ad_hoc:
-        lineage.create_pipeline_run(
-            PipelineRunRecord(
-                id=pr_id,
-                name=pipeline.name,
-                document_hash=hash_bytes(raw),
-                document=raw.decode("utf-8", "replace"),
-                status=Status.RUNNING.value,
-                started_at=now(),
-                wfc_version=__version__,
-                git_commit=git_commit(project.root),
-            )
-        )
+    pr_id = pipeline_run_id or start_pipeline_run(lineage, project, pipeline, raw)
     status = Status.FAILED
     try:
         outcome = _Lifecycle(project, lineage, store, step, pr_id, runtime, echo, warm).run(force)
@@ -379,6 +366,24 @@ def _load(path: Path, warm: Warm) -> tuple[Pipeline, bytes]:
     if key not in warm.pipelines:
         warm.pipelines[key] = load_pipeline(path)
     return warm.pipelines[key]
+
+
+def start_pipeline_run(lineage: Lineage, project: Project, pipeline: Pipeline, raw: bytes) -> str:
+    """Record a new ``running`` pipeline run of a document (frozen with its hash); return its id."""
+    pr_id = new_id(PIPELINE_PREFIX)
+    lineage.create_pipeline_run(
+        PipelineRunRecord(
+            id=pr_id,
+            name=pipeline.name,
+            document_hash=hash_bytes(raw),
+            document=raw.decode("utf-8", "replace"),
+            status=Status.RUNNING.value,
+            started_at=now(),
+            wfc_version=__version__,
+            git_commit=git_commit(project.root),
+        )
+    )
+    return pr_id
 
 
 def git_commit(root: Path) -> str | None:

@@ -27,22 +27,20 @@ from pathlib import Path
 from typing import Any
 
 import wfc
-from wfc import __version__
 from wfc.atomic import write_text_atomic
-from wfc.cache.hashing import hash_bytes
 from wfc.compile.expand import ConcreteStep
 from wfc.compile.snakefile import run_step_argv, step_id
 from wfc.compile.variables import env_name, resolve_variables
 from wfc.errors import UsageError
 from wfc.lineage import open_lineage
-from wfc.lineage.ids import PIPELINE_PREFIX, STEP_PREFIX, new_id
-from wfc.lineage.records import Lineage, PipelineRunRecord, RunRecord, now
+from wfc.lineage.ids import STEP_PREFIX, new_id
+from wfc.lineage.records import Lineage, RunRecord, now
 from wfc.model.pipeline import MethodNode, Pipeline, load_pipeline
 from wfc.model.status import Status
 from wfc.project import Project
 from wfc.step.command import Reply, invoke
 from wfc.step.generate import generate
-from wfc.step.lifecycle import git_commit, record_hit
+from wfc.step.lifecycle import record_hit, start_pipeline_run
 from wfc.step.resolve import Resolver, Warm
 from wfc.step.worker import Worker
 from wfc.store.local import ObjectStore
@@ -160,19 +158,7 @@ def run_pipeline(
             write_text_atomic(
                 workdir / "fingerprints.json", json.dumps(fingerprints, sort_keys=True, indent=1)
             )
-            pr_id = new_id(PIPELINE_PREFIX)
-            lineage.create_pipeline_run(
-                PipelineRunRecord(
-                    id=pr_id,
-                    name=pipeline.name,
-                    document_hash=hash_bytes(raw),
-                    document=raw.decode("utf-8", "replace"),
-                    status=Status.RUNNING.value,
-                    started_at=now(),
-                    wfc_version=__version__,
-                    git_commit=git_commit(project.root),
-                )
-            )
+            pr_id = start_pipeline_run(lineage, project, pipeline, raw)
             where = project.relative(workdir)
             say(f"pipeline run {pr_id}: {len(steps)} steps, {cores} cores (Snakemake in {where})")
             progress = Progress(len(steps), progress_line or say)
