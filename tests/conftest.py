@@ -71,6 +71,15 @@ class Proj:
         return dest
 
 
+def add_examples(proj: Proj) -> Proj:
+    """Give a project the shipped example methods and pipelines, and register the example samples."""
+    shutil.copytree(REPO / "methods", proj.root / "methods", dirs_exist_ok=True)
+    shutil.copytree(REPO / "examples", proj.root / "examples")
+    for name in ("east", "north", "south"):
+        proj.wfc("sample", "add", name, f"examples/data/{name}.csv", check=True)
+    return proj
+
+
 def probe_pipeline(params: dict[str, Any] | None = None, samples: list[str] | None = None) -> dict[str, Any]:
     """A one-method pipeline: samples -> t/probe."""
     return {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Proj
+from tests.conftest import Proj, add_examples
 
 pytestmark = pytest.mark.docker
 
@@ -20,11 +20,7 @@ ORDER = [("clean", "east"), ("clean", "north"), ("clean", "south"), ("summarise"
 def examples(project: Proj, built_envs: Path) -> Proj:
     """A project with the shipped methods, example pipelines, built environments and samples."""
     shutil.copytree(built_envs, project.root / "environments", dirs_exist_ok=True)
-    shutil.copytree(REPO / "methods", project.root / "methods", dirs_exist_ok=True)
-    shutil.copytree(REPO / "examples", project.root / "examples")
-    for name in ("east", "north", "south"):
-        project.wfc("sample", "add", name, f"examples/data/{name}.csv", check=True)
-    return project
+    return add_examples(project)
 
 
 def test_quickstart_pipeline_executes_then_caches(examples: Proj) -> None:

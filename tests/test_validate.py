@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 
-from tests.conftest import REPO, Proj
+from tests.conftest import Proj, add_examples
 
 BAD = {
     "version": 1,
@@ -30,16 +29,8 @@ BAD = {
 }
 
 
-def _project(project: Proj) -> Proj:
-    shutil.copytree(REPO / "methods", project.root / "methods", dirs_exist_ok=True)
-    shutil.copytree(REPO / "examples", project.root / "examples")
-    for name in ("east", "north", "south"):
-        project.wfc("sample", "add", name, f"examples/data/{name}.csv", check=True)
-    return project
-
-
 def test_every_problem_is_reported_with_path_and_fix(project: Proj) -> None:
-    _project(project).write_pipeline(BAD, "bad.json")
+    add_examples(project).write_pipeline(BAD, "bad.json")
     proc = project.wfc("validate", "bad.json")
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
@@ -74,7 +65,7 @@ def test_schema_errors_are_all_listed_and_json_output(project: Proj) -> None:
 
 
 def test_valid_document_and_type_mismatch_warning(project: Proj) -> None:
-    _project(project)
+    add_examples(project)
     ok = project.wfc("validate", "examples/pipelines/quickstart.json")
     assert ok.returncode == 0 and ok.stderr.strip() == "examples/pipelines/quickstart.json is valid"
     doc = json.loads((project.root / "examples/pipelines/branches.json").read_text())

@@ -345,14 +345,10 @@ def _default_runtime(project: Project, step: ResolvedStep) -> Runtime:
     if name != "docker":
         raise UsageError(f"unknown runtime '{name}'", "set WFC_RUNTIME / runtime to docker")
     from wfc.runtime.docker import DockerRuntime
-    from wfc.runtime.environments import image_present
+    from wfc.runtime.environments import require_image
 
     runtime = DockerRuntime()
-    if not image_present(runtime.client, step.env_digest):
-        raise UsageError(
-            f"the image of environment '{step.env_name}' ({step.env_digest[:19]}…) is not in Docker",
-            f"rebuild it with `wfc env build {step.env_name}`",
-        )
+    require_image(runtime.client, step.env_name, step.env_digest)
     return runtime
 
 

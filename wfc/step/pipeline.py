@@ -28,7 +28,7 @@ from typing import Any
 
 import wfc
 from wfc.atomic import write_text_atomic
-from wfc.compile.expand import ConcreteStep
+from wfc.compile.expand import ConcreteStep, step_name
 from wfc.compile.snakefile import run_step_argv, step_id
 from wfc.compile.variables import env_name, resolve_variables
 from wfc.errors import UsageError
@@ -210,15 +210,11 @@ def _preflight(resolver: Resolver, steps: list[ConcreteStep]) -> dict[str, dict[
         digests[env] = resolver.lock(env).image_id
     if resolver.project.get("runtime") == "docker" and steps:
         from wfc.runtime.docker import docker_client
-        from wfc.runtime.environments import image_present
+        from wfc.runtime.environments import require_image
 
         client = docker_client()
         for env, digest in sorted(digests.items()):
-            if not image_present(client, digest):
-                raise UsageError(
-                    f"the image of environment '{env}' ({digest[:19]}…) is not in Docker",
-                    f"rebuild it with `wfc env build {env}`",
-                )
+            require_image(client, env, digest)
     return fingerprints
 
 
@@ -426,8 +422,6 @@ def _cause_message(cause: RunRecord | None, first_failed: RunRecord | None) -> s
 
 
 def _name(run: RunRecord) -> str:
-    from wfc.compile.expand import step_name
-
     return step_name(run.node_id, run.sample, run.variant)
 
 
