@@ -165,3 +165,39 @@ def fake_env(project: Proj) -> Proj:
     project.wfc("sample", "add", "s1", "s1.txt", check=True)
     project.write_pipeline(probe_pipeline())
     return project
+
+
+def chain(a: dict[str, Any] | None = None, b: dict[str, Any] | None = None) -> dict[str, Any]:
+    """samples s1, s2 -> a (t/probe) -> b (t/copy, another method)."""
+    return {
+        "version": 1,
+        "name": "chain",
+        "nodes": [
+            {"id": "data", "samples": ["s1", "s2"]},
+            {"id": "a", "method": "t/probe", "params": a or {}},
+            {"id": "b", "method": "t/copy", "params": b or {}},
+        ],
+        "links": [{"from": "data", "to": "a.data"}, {"from": "a", "to": "b.data"}],
+    }
+
+
+@pytest.fixture
+def chained(probe_project: Proj) -> Proj:
+    """The probe project with a second method (a copy of probe) and the chain pipeline."""
+    probe_project.add_method("t/copy", FIXTURES / "methods" / "t" / "probe")
+    probe_project.write_pipeline(chain())
+    return probe_project
+
+
+def run_pipeline(proj: Proj, **kw: Any) -> dict[str, Any]:
+    proc = proj.wfc("run-pipeline", "pipeline.json", "--cores", "2", "--json", timeout=600, **kw)
+    assert proc.returncode == 0, proc.stderr
+    doc = dict(json.loads(proc.stdout))
+    doc["ids"] = {s["name"]: s["run_id"] for s in doc["steps"]}
+    return doc
+
+
+def wfc_json(proj: Proj, *args: str, **kw: Any) -> Any:
+    proc = proj.wfc(*args, "--json", **kw)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)

@@ -16,6 +16,7 @@ ALLOWED = {
     "lineage": {"model"},
     "runtime": {"model", "cache", "project"},
     "step": {"model", "compile", "cache", "store", "lineage", "runtime", "project"},
+    "ops": {"model", "compile", "cache", "store", "lineage", "runtime", "project", "step"},
 }
 SHARED = {"errors", "atomic", "failpoints", "output"}
 

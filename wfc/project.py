@@ -39,6 +39,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("runtime", "WFC_RUNTIME", "docker", "runtime that executes methods"),
     SettingSpec("store_link", "WFC_STORE_LINK", "auto", "how objects are staged: auto|reflink|hardlink|copy"),
     SettingSpec("container_user", "WFC_CONTAINER_USER", "1000:1000", "uid:gid that methods run as"),
+    SettingSpec("pushgateway", "WFC_PUSHGATEWAY", "", "Prometheus Pushgateway URL (empty: push no metrics)"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 

@@ -95,6 +95,12 @@ def code_tree(directory: Path) -> list[tuple[str, str]]:
     return entries
 
 
+def code_tree_doc(entries: list[tuple[str, str]]) -> bytes:
+    """The canonical code-tree listing; its digest is the method's code hash, and it is kept in the
+    store under that name so that ``wfc why`` can name the files that changed."""
+    return canonical_json(["wfc.code-tree", 1, entries])
+
+
 def code_tree_hash(entries: list[tuple[str, str]]) -> str:
     """The digest of a code tree listing."""
-    return hash_json(["wfc.code-tree", 1, entries])
+    return hash_bytes(code_tree_doc(entries))

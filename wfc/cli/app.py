@@ -84,13 +84,16 @@ VarOpt = Annotated[
 def plan_cmd(
     pipeline: Annotated[Path, typer.Argument(help="The pipeline document (JSON).")],
     var: VarOpt = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="For each step, what changed since its last run (as `wfc why`).")
+    ] = False,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """List every concrete step (node x sample x variant) with its params, and whether it will run.
 
-    Example: wfc plan examples/pipelines/quickstart.json --var threshold=0.5
+    Example: wfc plan examples/pipelines/quickstart.json --var threshold=0.5 --explain
     """
 
     def body() -> None:
@@ -98,6 +101,16 @@ def plan_cmd(
 
         from wfc.step.command import parse_vars
         from wfc.step.plan import plan
+
+        if explain:
+            from wfc.cli.history import explain_steps, print_explained
+
+            explained = explain_steps(pipeline, None, None, None, var, project)
+            if json_out:
+                emit_json({"schema": "wfc.why/1", "pipeline": str(pipeline), "steps": explained})
+            else:
+                print_explained(explained)
+            return
 
         steps = plan(_project(project), pipeline, parse_vars(var or []))
         if json_out:

@@ -19,19 +19,28 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wfc.errors import InfraError, UsageError
 from wfc.lineage.records import SCHEMA_VERSION, newer_schema
-from wfc.lineage.schema import Base, Meta
+from wfc.lineage.schema import V1_TABLES, Base, Meta, Pin, Pruned, Run
 
 BUSY_TIMEOUT_S = 60
 
 
 def _v1_initial(conn: Connection) -> None:
-    # Version 1 is the first schema. When version 2 changes a table, freeze v1's DDL here first.
-    Base.metadata.create_all(conn)
+    # A new database gets the current shape of the v1 tables; later versions add what they add
+    # with checkfirst, so they are no-ops there and real upgrades on an older file.
+    Base.metadata.create_all(conn, tables=[Base.metadata.tables[t] for t in V1_TABLES])
+
+
+def _v2_pins_and_hit_index(conn: Connection) -> None:
+    Pin.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    Pruned.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    index = next(i for i in Run.__table__.indexes if i.name == "ix_runs_cache_source")  # type: ignore[attr-defined]
+    index.create(conn, checkfirst=True)
 
 
 # (version, description, upgrade) in order; each runs inside the migration transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: pipeline runs, runs, inputs, outputs, samples", _v1_initial),
+    (2, "pins and pruned runs (for gc and verify), an index on runs.cache_source_id", _v2_pins_and_hit_index),
 ]
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 

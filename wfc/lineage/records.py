@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from wfc.errors import UsageError
 from wfc.model.status import Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HOST = socket.gethostname()
 STALE_MESSAGE = "the process running this step died (claim taken over by a later run)"
 

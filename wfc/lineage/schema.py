@@ -76,7 +76,11 @@ class Run(Base):
     stderr_object: Mapped[str | None] = mapped_column(String(80))
     metrics: Mapped[dict[str, Any] | None]
 
-    __table_args__ = (Index("ix_runs_key_status", "key", "status"), Index("ix_runs_node", "node_id"))
+    __table_args__ = (
+        Index("ix_runs_key_status", "key", "status"),
+        Index("ix_runs_node", "node_id"),
+        Index("ix_runs_cache_source", "cache_source_id"),  # schema v2: lineage --down through hits
+    )
 
 
 class RunInput(Base):
@@ -122,3 +126,23 @@ class Sample(Base):
     registered_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("name", "version", name="uq_samples_name_version"),)
+
+
+class Pin(Base):
+    """A run whose outputs ``wfc cache gc`` must keep whatever ``--keep-last`` says (v2)."""
+
+    __tablename__ = "pins"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    pinned_at: Mapped[datetime]
+
+
+class Pruned(Base):
+    """A run whose objects ``wfc cache gc --keep-last`` let go: ``verify`` no longer expects them (v2)."""
+
+    __tablename__ = "pruned_runs"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    pruned_at: Mapped[datetime]
+
+
+V1_TABLES = ("wfc_meta", "pipeline_runs", "runs", "run_inputs", "run_outputs", "samples")

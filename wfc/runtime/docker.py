@@ -135,6 +135,7 @@ def _pump(container: Any, stdout_path: Path, stderr_path: Path, *, echo: bool) -
                 for chunk, log in ((chunk_out, out), (chunk_err, err)):
                     if chunk:
                         log.write(chunk)
+                        log.flush()  # `wfc logs --follow` reads the file while the step runs
                         if echo:
                             sink.write(chunk)
                             sink.flush()

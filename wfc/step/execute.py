@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class ExecOutput:
     exit_code: int | None
     stderr_tail: str | None
     logs: tuple[str | None, str | None]
+    phases: dict[str, float]  # seconds spent staging inputs ("restore") and in the container ("run")
 
 
 def execute(ex: Execution) -> ExecOutput:
@@ -61,7 +63,9 @@ def execute(ex: Execution) -> ExecOutput:
     """
     spec = ex.step.method.spec
     out_dir, stdout, stderr = ex.run_dir / "out", ex.run_dir / "stdout.log", ex.run_dir / "stderr.log"
+    started = time.monotonic()
     input_paths = _stage_inputs(ex)
+    staged = time.monotonic()
     uid_gid = _container_user(ex.project)
     attempts = spec.retries + 1
     error: str | None = None
@@ -82,9 +86,10 @@ def execute(ex: Execution) -> ExecOutput:
         error, outputs, metrics = _judge(ex, result, out_dir, stderr)
         if error is None:
             break
+    phases = {"restore": staged - started, "run": time.monotonic() - staged}
     logs = (ex.store.put_file(stdout)[0], ex.store.put_file(stderr)[0])
     tail = _tail(stderr) if error else None
-    return ExecOutput(out_dir, outputs, metrics, error, result.exit_code, tail, logs)
+    return ExecOutput(out_dir, outputs, metrics, error, result.exit_code, tail, logs, phases)
 
 
 def _judge(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ from wfc.model.pipeline import Pipeline, load_pipeline
 from wfc.model.status import Status
 from wfc.project import Project
 from wfc.runtime.base import Runtime
+from wfc.step import metrics
 from wfc.step.claim import claim
 from wfc.step.execute import Execution, execute
 from wfc.step.resolve import ResolvedStep, Resolver, Warm
@@ -58,6 +60,8 @@ class StepOutcome:
     exit_code: int | None = None
     log_dir: str | None = None
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # resolve, restore, run, archive, total
+    metrics: dict[str, Any] | None = None  # the method's own (of the reused run, for a hit)
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` document of ``wfc run-step``."""
@@ -106,6 +110,7 @@ def run_step(
     step = Resolver(project, pipeline, lineage, str(pipeline_path), values, warm).resolve(
         node, sample, variant
     )
+    resolved = time.monotonic()
     ad_hoc = pipeline_run_id is None
     if pipeline_run_id is not None and not lineage.has_pipeline_run(pipeline_run_id):
         raise UsageError(
@@ -115,7 +120,8 @@ def run_step(
     pr_id = pipeline_run_id or start_pipeline_run(lineage, project, pipeline, raw)
     status = Status.FAILED
     try:
-        outcome = _Lifecycle(project, lineage, store, step, pr_id, runtime, echo, warm).run(force)
+        life = _Lifecycle(project, lineage, store, step, pr_id, runtime, echo, warm)
+        outcome = life.run(force)
         status = outcome.status
     except KeyboardInterrupt:
         status = Status.CANCELLED
@@ -125,7 +131,36 @@ def run_step(
             final = Status.COMPLETED if status in (Status.COMPLETED, Status.CACHED) else status
             lineage.finish_pipeline_run(pr_id, final)
         lineage.close()
-    return _with_time(outcome, time.monotonic() - started)
+    total = time.monotonic() - started
+    phases = {"resolve": resolved - started, **life.phases, "total": total}
+    outcome = replace(outcome, seconds=round(total, 3), phases={k: round(v, 4) for k, v in phases.items()})
+    if project.get("pushgateway"):
+        push_step(project.get("pushgateway"), outcome, step, warm)
+    return outcome
+
+
+def push_step(url: str, outcome: StepOutcome, step: ResolvedStep, warm: Warm) -> None:
+    """Push a finished step's metrics; one warning per process when the gateway fails."""
+    labels = {
+        "pipeline_run": outcome.pipeline_run_id,
+        "node": step.node.id,
+        "sample": step.sample or "",
+        "variant": step.variant or "",
+    }
+    body = metrics.exposition(
+        status=outcome.status.value,
+        method=step.method.ref,
+        phases=outcome.phases,
+        output_bytes=sum(int(o["size"]) for o in outcome.outputs.values()),
+        metrics=outcome.metrics,
+    )
+
+    def warn_once(message: str) -> None:
+        if url not in warm.warned:
+            warm.warned.add(url)
+            sys.stderr.write(message + "\n")
+
+    metrics.push(url, labels, body, warn_once)
 
 
 @dataclass
@@ -138,6 +173,7 @@ class _Lifecycle:
     runtime: Runtime | None
     echo: bool
     warm: Warm = field(default_factory=lambda: Warm())
+    phases: dict[str, float] = field(default_factory=dict)
 
     def run(self, force: bool) -> StepOutcome:
         spec = self.step.method.spec
@@ -174,7 +210,10 @@ class _Lifecycle:
         return runtime
 
     def _lookup(self) -> tuple[tuple[RunRecord, list[OutputRecord]] | None, str | None]:
-        return find_reusable(self.lineage, self.store, self.step.key)
+        started = time.monotonic()
+        found = find_reusable(self.lineage, self.store, self.step.key)
+        self.phases["restore"] = time.monotonic() - started  # a hit's outputs, verified in the store
+        return found
 
     def _new_run(self, run_id: str, status: Status, **fields: Any) -> RunRecord:
         step = self.step
@@ -194,7 +233,7 @@ class _Lifecycle:
             env_digest=step.env_digest,
             key=step.key,
             status=status.value,
-            started_at=now(),
+            started_at=fields.pop("started_at", None) or now(),
             pid=os.getpid(),
             **fields,
         )
@@ -217,11 +256,13 @@ class _Lifecycle:
 
     def _record_hit(self, source: RunRecord, outputs: list[OutputRecord]) -> StepOutcome:
         run_id = new_id(STEP_PREFIX)
+        moment = now()
         run = self._new_run(
             run_id,
             Status.CACHED,
             cache_source_id=source.id,
-            ended_at=now(),
+            started_at=moment,
+            ended_at=moment,
             metrics=source.metrics,
             stdout_object=source.stdout_object,
             stderr_object=source.stderr_object,
@@ -229,7 +270,7 @@ class _Lifecycle:
         )
         rows = [replace(o, run_id=run_id) for o in outputs]
         self.lineage.record_cached(run, self._input_rows(run_id), rows)
-        return self._outcome(run_id, Status.CACHED, rows, cache_source=source.id)
+        return self._outcome(run_id, Status.CACHED, rows, cache_source=source.id, metrics=source.metrics)
 
     def _execute(self, runtime: Runtime, reason: str) -> StepOutcome:
         run_id = new_id(STEP_PREFIX)
@@ -266,6 +307,7 @@ class _Lifecycle:
             message = exc.message if isinstance(exc, StepFailed | UsageError) else f"internal error: {exc!r}"
             self.lineage.fail_run(run_id, error=message, tail=None, exit_code=None, logs=(None, None))
             raise
+        self.phases.update(result.phases)
         if result.error is not None:
             self.lineage.fail_run(
                 run_id,
@@ -283,6 +325,7 @@ class _Lifecycle:
                 exit_code=result.exit_code,
                 log_dir=log_dir,
             )
+        archiving = time.monotonic()
         rows = []
         for slot, rel in sorted(result.outputs.items()):
             digest, size, kind = self.store.put(result.out_dir / rel)
@@ -290,10 +333,21 @@ class _Lifecycle:
                 OutputRecord(run_id=run_id, slot=slot, path=rel, content_hash=digest, size=size, kind=kind)
             )
             failpoint("archive.after_output")
+        for document in self.step.method.documents:  # for `wfc why`: what the code and contract were
+            self.store.put_bytes(document)
         self.lineage.complete_run(run_id, rows, result.metrics, result.logs)
+        self.phases["archive"] = time.monotonic() - archiving
         shutil.rmtree(result.out_dir.parent / "inputs", ignore_errors=True)
         shutil.rmtree(result.out_dir, ignore_errors=True)
-        return self._outcome(run_id, Status.COMPLETED, rows, reason=reason, exit_code=0, log_dir=log_dir)
+        return self._outcome(
+            run_id,
+            Status.COMPLETED,
+            rows,
+            reason=reason,
+            exit_code=0,
+            log_dir=log_dir,
+            metrics=result.metrics,
+        )
 
     def _outcome(self, run_id: str, status: Status, rows: list[OutputRecord], **extra: Any) -> StepOutcome:
         outputs = {
@@ -311,15 +365,27 @@ class _Lifecycle:
 
 
 def record_hit(
-    project: Project, lineage: Lineage, store: ObjectStore, step: ResolvedStep, pipeline_run_id: str
+    project: Project,
+    lineage: Lineage,
+    store: ObjectStore,
+    step: ResolvedStep,
+    pipeline_run_id: str,
+    warm: Warm | None = None,
 ) -> bool:
-    """Record a resolved step as ``cached`` when a verified completed run exists; False when not."""
+    """Record a resolved step as ``cached`` when a verified completed run exists (and push its
+    metrics, as ``run_step`` would); False when not."""
     if not step.method.spec.cache:
         return False
-    found, _ = find_reusable(lineage, store, step.key)
+    started = time.monotonic()
+    life = _Lifecycle(project, lineage, store, step, pipeline_run_id, None, False)
+    found, _ = life._lookup()
     if found is None:
         return False
-    _Lifecycle(project, lineage, store, step, pipeline_run_id, None, False)._record_hit(*found)
+    outcome = life._record_hit(*found)
+    if project.get("pushgateway"):
+        total = time.monotonic() - started
+        phases = {"resolve": 0.0, **life.phases, "total": total}
+        push_step(project.get("pushgateway"), replace(outcome, phases=phases), step, warm or Warm())
     return True
 
 
@@ -400,7 +466,3 @@ def git_commit(root: Path) -> str | None:
                         return line.split(" ", 1)[0]
             return None
     return None
-
-
-def _with_time(outcome: StepOutcome, seconds: float) -> StepOutcome:
-    return replace(outcome, seconds=round(seconds, 3))

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from wfc.cache.hashing import code_tree, code_tree_hash, hash_json
+from wfc.cache.hashing import canonical_json, code_tree, code_tree_doc, hash_bytes
 from wfc.errors import UsageError, did_you_mean
 from wfc.model.base import first_error
 from wfc.model.method import MethodSpec
@@ -27,6 +27,7 @@ class Method:
     spec: MethodSpec
     code_hash: str
     contract_hash: str
+    documents: tuple[bytes, bytes]  # the code-tree listing and the contract, whose digests the hashes are
 
     @property
     def ref(self) -> str:
@@ -57,8 +58,9 @@ def load_method(project: Project, ref: str) -> Method:
             f"{project.relative(path)}: entry: file {spec.entry} does not exist in the method directory",
             "add the file, set entry: to the right file, or give an explicit command:",
         )
-    code = code_tree_hash(code_tree(directory))
-    return Method(module, name, directory, spec, code, hash_json(["wfc.contract", 1, spec.contract()]))
+    code = code_tree_doc(code_tree(directory))
+    contract = canonical_json(["wfc.contract", 1, spec.contract()])
+    return Method(module, name, directory, spec, hash_bytes(code), hash_bytes(contract), (code, contract))
 
 
 def parse_method_file(path: Path, shown: str) -> MethodSpec:

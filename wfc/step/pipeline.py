@@ -362,9 +362,8 @@ def _complete(
             node = resolver.pipeline.node(step.node)
             assert isinstance(node, MethodNode)
             try:
-                hit = record_hit(
-                    project, lineage, store, resolver.resolve_in(node, step.sample, step.variant), pr_id
-                )
+                resolved = resolver.resolve_in(node, step.sample, step.variant)
+                hit = record_hit(project, lineage, store, resolved, pr_id, resolver.warm)
             except UsageError:
                 hit = False
             if not hit:

@@ -56,6 +56,7 @@ class Warm:
     runtimes: list[Runtime] = field(default_factory=list)  # idle, connected runtimes
     images: set[str] = field(default_factory=set)  # image digests checked present
     guard: threading.Lock = field(default_factory=threading.Lock)  # for the runtime pool
+    warned: set[str] = field(default_factory=set)  # Pushgateway URLs already warned about
 
 
 class UpstreamMissing(UsageError):

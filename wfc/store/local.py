@@ -11,6 +11,7 @@ so a crash leaves either no object or a correct one. Objects are re-hashed whene
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -86,6 +87,7 @@ class ObjectStore:
         tmp_dir = self._tmp_dir()
         digest = f"{ALGORITHM}:{blake3.blake3(data).hexdigest()}"
         if self.has(digest):
+            _touch(self.path(digest))
             return digest
         fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="obj-")
         try:
@@ -128,7 +130,8 @@ class ObjectStore:
     def _commit(self, tmp: Path, digest: str) -> None:
         dest = self.path(digest)
         if dest.is_file():
-            return  # append-only: an existing object is never rewritten
+            _touch(dest)  # append-only: never rewritten, but marked as just used (gc spares it)
+            return
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, 0o444)
         failpoint("store.before_rename")
@@ -235,6 +238,11 @@ def _reflink(src: Path, dest: Path) -> bool:
         if dest.exists():
             dest.unlink()
         return False
+
+
+def _touch(path: Path) -> None:
+    with contextlib.suppress(OSError):  # another user's object: gc's grace period still covers it
+        os.utime(path)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,0 +1,181 @@
+"""``wfc cache verify|gc|stats``: checking, pruning and measuring the object store.
+
+``verify`` re-hashes every object (a corrupt one is quarantined, as on every read) and looks for
+objects the database references but the store lacks. ``gc`` removes objects nothing kept
+references; it never removes an object written or re-used after the oldest running step started
+(a step archives its outputs before it records them), nor one younger than the grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+from wfc.cache.hashing import hash_file
+from wfc.lineage.query import counts, prune, referenced, users_of
+from wfc.ops.history import database, store_of
+from wfc.project import Project
+from wfc.store.local import ObjectCorrupt, ObjectStore
+
+GRACE_S = 300  # objects younger than this are never collected (clock skew, steps starting now)
+TMP_MAX_AGE_S = 24 * 3600  # temp files of crashed writers older than this are removed
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A corrupt or missing object and who references it."""
+
+    digest: str
+    problem: str  # "corrupt" or "missing"
+    used_by: list[str]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What ``verify`` found."""
+
+    objects: int
+    bytes: int
+    problems: list[Problem] = field(default_factory=list)
+
+
+def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _t: None) -> VerifyReport:
+    """Re-hash every object and check that every referenced one exists."""
+    store = store_of(project)
+    digests = store.iter_objects()
+    corrupt: list[str] = []
+    total = 0
+    for n, digest in enumerate(digests, 1):
+        path = store.path(digest)
+        actual, size = hash_file(path)
+        total += size
+        if actual != digest:
+            store.quarantine(digest)
+            corrupt.append(digest)
+        if n % 200 == 0 or n == len(digests):
+            progress(n, len(digests))
+    db = database(project)
+    try:
+        refs = referenced(db, None)
+        wanted = refs["file"] | refs["dir"] | refs["log"] | _tree_files(store, refs["dir"])
+        present = set(digests) - set(corrupt)
+        missing = sorted(d for d in wanted if d not in present and d not in corrupt)
+        users = users_of(db, set(missing) | set(corrupt))
+    finally:
+        db.engine.dispose()
+    problems = [Problem(d, "corrupt", users.get(d, [])) for d in corrupt]
+    problems += [Problem(d, "missing", users.get(d, [])) for d in missing]
+    return VerifyReport(len(digests), total, problems)
+
+
+def _tree_files(store: ObjectStore, trees: set[str]) -> set[str]:
+    files: set[str] = set()
+    for tree in trees:
+        if not store.has(tree):
+            continue
+        try:
+            files.update(str(d) for _r, mode, _s, d in store.read_tree(tree) if mode != "d")
+        except (ObjectCorrupt, ValueError):
+            continue  # reported as corrupt by the re-hash
+    return files
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What ``gc`` removed (or would remove)."""
+
+    removed: list[str]
+    bytes: int
+    kept_young: int
+    kept: int
+    dry_run: bool
+    temp_files: int
+
+
+def gc(
+    project: Project, *, dry_run: bool = False, keep_last: int | None = None, grace: float = GRACE_S
+) -> GcReport:
+    """Remove unreachable objects (see the module docstring for what is always kept).
+
+    Args:
+        project: The project.
+        dry_run: Only report.
+        keep_last: Keep the objects of the newest N pipeline runs of each pipeline (and pins).
+        grace: Seconds: objects modified this recently, or since the oldest running step started
+            less this, are kept.
+    """
+    store = store_of(project)
+    db = database(project)
+    try:
+        refs = referenced(db, keep_last)
+        oldest_running = counts(db)["oldest_running"]
+        reachable = refs["file"] | refs["dir"] | refs["log"] | refs["meta"] | _tree_files(store, refs["dir"])
+        cutoff = time.time() - grace
+        if oldest_running is not None:
+            cutoff = min(cutoff, oldest_running.replace(tzinfo=UTC).timestamp() - grace)
+        report = _sweep(store, reachable, cutoff, dry_run)
+        if keep_last is not None and not dry_run:
+            prune(db, keep_last)  # their objects may now be gone: verify stops expecting them
+    finally:
+        db.engine.dispose()
+    return report
+
+
+def _sweep(store: ObjectStore, reachable: set[str], cutoff: float, dry_run: bool) -> GcReport:
+    removed: list[str] = []
+    freed = young = kept = 0
+    for digest in store.iter_objects():
+        if digest in reachable:
+            kept += 1
+            continue
+        path = store.path(digest)
+        st = path.stat()
+        if st.st_mtime >= cutoff:
+            young += 1
+            continue
+        removed.append(digest)
+        freed += st.st_size
+        if not dry_run:
+            path.unlink(missing_ok=True)
+    return GcReport(removed, freed, young, kept, dry_run, _clean_tmp(store, dry_run))
+
+
+def _clean_tmp(store: ObjectStore, dry_run: bool) -> int:
+    tmp = store.root / "tmp"
+    if not tmp.is_dir():
+        return 0
+    old = [p for p in tmp.iterdir() if p.is_file() and p.stat().st_mtime < time.time() - TMP_MAX_AGE_S]
+    if not dry_run:
+        for p in old:
+            p.unlink(missing_ok=True)
+    return len(old)
+
+
+def stats(project: Project) -> dict[str, Any]:
+    """Objects, bytes, deduplication and hit rate, as the ``wfc cache stats --json`` document."""
+    store = store_of(project)
+    objects = store.iter_objects()
+    physical = sum(os.stat(store.path(d)).st_size for d in objects)
+    db = database(project)
+    try:
+        c = counts(db)
+    finally:
+        db.engine.dispose()
+    executed = c["by_status"].get("completed", 0)
+    hits = c["by_status"].get("cached", 0)
+    logical = c["output_bytes"] + c["sample_bytes"]
+    return {
+        "schema": "wfc.cache-stats/1",
+        "store": str(store.root),
+        "objects": len(objects),
+        "bytes": physical,
+        "logical_bytes": logical,
+        "dedup_ratio": round(logical / physical, 3) if physical else None,
+        "runs": c["by_status"],
+        "hit_rate": round(hits / (hits + executed), 3) if hits + executed else None,
+        "bytes_reused_by_hits": c["cached_bytes"],
+    }
