@@ -14,6 +14,7 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)  # for the PostgreSQL tests
 command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)  # for the metrics tests
 command -v git >/dev/null || missing+=(git)
+command -v curl >/dev/null || missing+=(curl)  # docs/configuration.md uses it
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]} from Debian"
     $SUDO apt-get update -qq

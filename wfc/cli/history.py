@@ -59,7 +59,7 @@ def runs_cmd(
             return
         if steps or pipeline_run or any(v is not None for v in (node, sample, status)):
             rows = [
-                [s["id"], pr["id"], _step_label(s), s["status"], s["started_at"][:19], _secs(s["seconds"])]
+                [s["id"], pr["id"], s["step"], s["status"], s["started_at"][:19], _secs(s["seconds"])]
                 for pr in docs
                 for s in pr["steps"]
             ]
@@ -80,11 +80,6 @@ def runs_cmd(
         print(table(rows, ["pipeline run", "pipeline", "status", "started (UTC)", "took", "steps"]))
 
     guarded(body, json_mode=json_out, verbose=verbose)
-
-
-def _step_label(step: dict[str, Any]) -> str:
-    where = ", ".join(x for x in (step["sample"], step["variant"]) if x)
-    return f"{step['node']}[{where}]" if where else str(step["node"])
 
 
 def _secs(value: float | None) -> str:
@@ -122,7 +117,7 @@ def _show_text(d: dict[str, Any]) -> str:
     lines = [
         f"run          {d['id']}  {d['status']}"
         + (f" (from {d['cache_source_id']})" if d["cache_source_id"] else ""),
-        f"step         {_step_label({'node': d['node_id'], 'sample': d['sample'], 'variant': d['variant']})}",
+        f"step         {d['step']}",
         f"pipeline run {pr['id']} ({pr['pipeline']}, {pr['status']}), document {pr['document_hash']}",
         f"method       {d['module']}/{d['method']}",
         f"code         {d['code_hash']}",

@@ -131,8 +131,8 @@ def cache_stats(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: 
         runs = ", ".join(f"{n} {k}" for k, n in sorted(doc["runs"].items())) or "none"
         rows = [
             ["objects", str(doc["objects"])],
-            ["bytes in store", str(doc["bytes"])],
-            ["bytes recorded", str(doc["logical_bytes"])],
+            ["bytes in store", f"{doc['bytes']} ({doc['data_bytes']} data, the rest logs and listings)"],
+            ["bytes recorded", f"{doc['logical_bytes']} (outputs of every run, and samples)"],
             ["dedup ratio", str(doc["dedup_ratio"] or "-")],
             ["runs", runs],
             ["hit rate", "-" if doc["hit_rate"] is None else f"{doc['hit_rate']:.1%}"],

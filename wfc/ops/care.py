@@ -156,25 +156,33 @@ def _clean_tmp(store: ObjectStore, dry_run: bool) -> int:
 
 
 def stats(project: Project) -> dict[str, Any]:
-    """Objects, bytes, deduplication and hit rate, as the ``wfc cache stats --json`` document."""
+    """Objects, bytes, deduplication and hit rate, as the ``wfc cache stats --json`` document.
+
+    The dedup ratio compares the bytes the records describe (every run's outputs, hits included,
+    and every sample) with the bytes their distinct data objects occupy in the store.
+    """
     store = store_of(project)
     objects = store.iter_objects()
     physical = sum(os.stat(store.path(d)).st_size for d in objects)
     db = database(project)
     try:
         c = counts(db)
+        refs = referenced(db, None)
     finally:
         db.engine.dispose()
+    data = (refs["file"] | _tree_files(store, refs["dir"])) & set(objects)
+    data_bytes = sum(os.stat(store.path(d)).st_size for d in data)
     executed = c["by_status"].get("completed", 0)
     hits = c["by_status"].get("cached", 0)
-    logical = c["output_bytes"] + c["sample_bytes"]
+    logical = c["output_bytes"] + c["cached_bytes"] + c["sample_bytes"]
     return {
         "schema": "wfc.cache-stats/1",
         "store": str(store.root),
         "objects": len(objects),
         "bytes": physical,
+        "data_bytes": data_bytes,
         "logical_bytes": logical,
-        "dedup_ratio": round(logical / physical, 3) if physical else None,
+        "dedup_ratio": round(logical / data_bytes, 3) if data_bytes else None,
         "runs": c["by_status"],
         "hit_rate": round(hits / (hits + executed), 3) if hits + executed else None,
         "bytes_reused_by_hits": c["cached_bytes"],

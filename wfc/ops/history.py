@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from wfc.compile.expand import step_name
 from wfc.errors import UsageError
 from wfc.lineage.db import Database, open_database
 from wfc.lineage.query import (
@@ -114,6 +115,7 @@ def _steps_filtered(where: RunFilter) -> bool:
 def _step_doc(run: RunRecord) -> dict[str, Any]:
     return {
         "id": run.id,
+        "step": step_name(run.node_id, run.sample, run.variant),
         "node": run.node_id,
         "sample": run.sample,
         "variant": run.variant,
@@ -142,6 +144,7 @@ def show(project: Project, ref: str) -> dict[str, Any]:
     doc["started_at"] = run.started_at.isoformat()
     doc["ended_at"] = run.ended_at.isoformat() if run.ended_at else None
     doc["seconds"] = _seconds(run.started_at, run.ended_at)
+    doc["step"] = step_name(run.node_id, run.sample, run.variant)
     doc["pipeline_run"] = {
         "id": pr.id,
         "pipeline": pr.name,

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from wfc.compile.expand import step_name
 from wfc.lineage.query import closure, find_run
 from wfc.lineage.records import InputRecord, RunRecord
 from wfc.ops.history import database
@@ -71,9 +72,9 @@ def render(graph: Graph, fmt: Format) -> str:
 
 
 def _label(run: RunRecord) -> str:
-    where = ", ".join(x for x in (run.sample, run.variant) if x)
-    name = f"{run.node_id}[{where}]" if where else run.node_id
-    return f"{run.id} {name} {run.module}/{run.method} {run.status}"
+    return (
+        f"{run.id} {step_name(run.node_id, run.sample, run.variant)} {run.module}/{run.method} {run.status}"
+    )
 
 
 def _tree(graph: Graph) -> str:
@@ -108,6 +109,7 @@ def _tree(graph: Graph) -> str:
 def _run_doc(run: RunRecord) -> dict[str, Any]:
     return {
         "id": run.id,
+        "step": step_name(run.node_id, run.sample, run.variant),
         "node": run.node_id,
         "sample": run.sample,
         "variant": run.variant,
