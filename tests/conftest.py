@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,21 @@ def wfc_json(proj: Proj, *args: str, **kw: Any) -> Any:
     proc = proj.wfc(*args, "--json", **kw)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout)
+
+
+def start_running_step(proj: Proj) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``run-step`` of ``a[s1]`` in the background; return it once its run is ``running``."""
+    step = subprocess.Popen(
+        [sys.executable, "-m", "wfc", "run-step", "pipeline.json", "--node", "a", "--sample", "s1"],
+        cwd=proj.root,
+        env=proj.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(150):
+        running = wfc_json(proj, "runs", "--status", "running")["pipeline_runs"]
+        if running:
+            return step, str(running[0]["steps"][0]["id"])
+        time.sleep(0.2)
+    step.kill()
+    raise AssertionError("the step never started running")

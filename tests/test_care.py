@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Proj, chain, run_pipeline, wfc_json
+from tests.conftest import Proj, chain, run_pipeline, start_running_step, wfc_json
 
 pytestmark = pytest.mark.docker
 
@@ -90,18 +90,8 @@ def test_gc_keeps_referenced_and_recent_objects_and_keep_last_prunes(chained: Pr
 def test_gc_spares_objects_written_while_a_step_runs(chained: Proj) -> None:
     run_pipeline(chained)
     chained.write_pipeline(chain(a={"sleep": 6}))
-    step = subprocess.Popen(
-        [sys.executable, "-m", "wfc", "run-step", "pipeline.json", "--node", "a", "--sample", "s1"],
-        cwd=chained.root,
-        env=chained.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    step, _ = start_running_step(chained)
     try:
-        for _ in range(100):
-            if wfc_json(chained, "runs", "--status", "running")["pipeline_runs"]:
-                break
-            time.sleep(0.2)
         time.sleep(1)
         orphan = _orphan(chained)  # as if the running step had just archived an output
         during = wfc_json(chained, "cache", "gc", "--grace", "0")

@@ -8,12 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Proj, chain, run_pipeline, wfc_json
+from tests.conftest import Proj, chain, run_pipeline, start_running_step, wfc_json
 
 pytestmark = pytest.mark.docker
 
@@ -119,22 +118,8 @@ def test_logs_are_bytes_of_any_size_and_survive_the_run_dir(chained: Proj) -> No
 
 def test_logs_follow_streams_until_the_run_ends(chained: Proj) -> None:
     chained.write_pipeline(chain(a={"sleep": 4, "token": "-followed"}))
-    step = subprocess.Popen(
-        [sys.executable, "-m", "wfc", "run-step", "pipeline.json", "--node", "a", "--sample", "s1"],
-        cwd=chained.root,
-        env=chained.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    step, run_id = start_running_step(chained)
     try:
-        run_id = None
-        for _ in range(100):
-            running = wfc_json(chained, "runs", "--status", "running")["pipeline_runs"]
-            if running:
-                run_id = running[0]["steps"][0]["id"]
-                break
-            time.sleep(0.2)
-        assert run_id is not None
         follow = chained.wfc("logs", run_id, "--follow", timeout=60)
         assert step.wait(timeout=60) == 0
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -83,3 +84,42 @@ def test_run_step_records_into_postgresql(probe_project: Proj, postgres_url: str
     assert probe_project.rows("SELECT count(*) FROM runs") == [
         (0,)
     ]  # nothing went to the default SQLite file
+
+
+@pytest.mark.docker
+def test_inspection_and_care_read_postgresql(probe_project: Proj, postgres_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:  # a database of its own: the others hold synthetic rows
+        conn.execute(text("CREATE DATABASE wfc_inspect"))
+    engine.dispose()
+    env = {"WFC_DATABASE_URL": postgres_url.replace("/wfc?", "/wfc_inspect?")}
+    for name in ("s1", "s2"):
+        probe_project.wfc("sample", "add", name, f"{name}.txt", env=env, check=True)
+    probe_project.wfc("run-pipeline", "pipeline.json", "--cores", "2", env=env, check=True, timeout=600)
+    shown = json.loads(probe_project.wfc("show", "last:probe[s1]", "--json", env=env, check=True).stdout)
+    assert shown["status"] in ("completed", "cached") and shown["inputs"][0]["source"]["sample"] == "s1"
+    tree = probe_project.wfc("lineage", shown["id"], env=env, check=True).stdout
+    assert "data ← sample s1@1" in tree
+    down = json.loads(
+        probe_project.wfc("lineage", shown["id"], "--down", "--format", "json", env=env, check=True).stdout
+    )
+    assert down["root"] == shown["id"]
+    runs = json.loads(probe_project.wfc("runs", "--json", env=env, check=True).stdout)["pipeline_runs"]
+    assert runs[0]["pipeline"] == "probe" and len(runs[0]["steps"]) == 2
+    why = json.loads(probe_project.wfc("why", "pipeline.json", "--json", env=env, check=True).stdout)
+    assert {s["status"] for s in why["steps"]} == {"cached"}
+    gc = json.loads(
+        probe_project.wfc("cache", "gc", "--keep-last", "1", "--dry-run", "--json", env=env).stdout
+    )
+    assert gc["dry_run"] is True
+    assert (
+        json.loads(probe_project.wfc("cache", "verify", "--json", env=env, check=True).stdout)["problems"]
+        == []
+    )
+    checks = json.loads(probe_project.wfc("doctor", "--json", env=env).stdout)["checks"]
+    database = next(c for c in checks if c["name"] == "database")
+    assert database["status"] == "ok" and database["detail"].startswith(
+        "postgresql+psycopg://postgres@/wfc_inspect"
+    )

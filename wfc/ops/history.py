@@ -112,7 +112,8 @@ def _steps_filtered(where: RunFilter) -> bool:
     return any(v is not None for v in (where.node, where.sample, where.status))
 
 
-def _step_doc(run: RunRecord) -> dict[str, Any]:
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    """The fields that name a step run in every listing (``runs``, ``lineage --format json``)."""
     return {
         "id": run.id,
         "step": step_name(run.node_id, run.sample, run.variant),
@@ -121,9 +122,15 @@ def _step_doc(run: RunRecord) -> dict[str, Any]:
         "variant": run.variant,
         "method": f"{run.module}/{run.method}",
         "status": run.status,
+        "cache_source": run.cache_source_id,
+    }
+
+
+def _step_doc(run: RunRecord) -> dict[str, Any]:
+    return {
+        **run_summary(run),
         "started_at": run.started_at.isoformat(),
         "seconds": _seconds(run.started_at, run.ended_at),
-        "cache_source": run.cache_source_id,
         "error": run.error,
     }
 

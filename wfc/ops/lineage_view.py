@@ -10,7 +10,7 @@ from typing import Any, Literal
 from wfc.compile.expand import step_name
 from wfc.lineage.query import closure, find_run
 from wfc.lineage.records import InputRecord, RunRecord
-from wfc.ops.history import database
+from wfc.ops.history import database, run_summary
 from wfc.project import Project
 
 Format = Literal["tree", "json", "dot"]
@@ -107,18 +107,7 @@ def _tree(graph: Graph) -> str:
 
 
 def _run_doc(run: RunRecord) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "step": step_name(run.node_id, run.sample, run.variant),
-        "node": run.node_id,
-        "sample": run.sample,
-        "variant": run.variant,
-        "method": f"{run.module}/{run.method}",
-        "status": run.status,
-        "pipeline_run": run.pipeline_run_id,
-        "key": run.key,
-        "cache_source": run.cache_source_id,
-    }
+    return {**run_summary(run), "pipeline_run": run.pipeline_run_id, "key": run.key}
 
 
 def _json(graph: Graph) -> str:
