@@ -15,7 +15,7 @@ ALLOWED = {
     "store": {"cache"},
     "lineage": {"model"},
     "runtime": {"model", "cache", "project"},
-    "step": {"model", "compile", "cache", "store", "lineage", "runtime", "project"},
+    "step": {"model", "compile", "cache", "store", "lineage", "runtime", "project", "samples"},
     "ops": {"model", "compile", "cache", "store", "lineage", "runtime", "project", "step"},
 }
 SHARED = {"errors", "atomic", "failpoints", "output"}

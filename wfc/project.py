@@ -36,7 +36,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("database_url", "WFC_DATABASE_URL", "", "SQLAlchemy URL (default: SQLite .wfc/wfc.db)"),
     SettingSpec("base_image", "WFC_BASE_IMAGE", "wfc-base:bookworm", "base image for environment builds"),
     SettingSpec("ca_bundle", "WFC_CA_BUNDLE", "", "extra CA bundle (PEM) added to environment builds"),
-    SettingSpec("runtime", "WFC_RUNTIME", "docker", "runtime that executes methods"),
+    SettingSpec("runtime", "WFC_RUNTIME", "docker", "how methods run: docker, or process inside their image"),
     SettingSpec("store_link", "WFC_STORE_LINK", "auto", "how objects are staged: auto|reflink|hardlink|copy"),
     SettingSpec("container_user", "WFC_CONTAINER_USER", "1000:1000", "uid:gid that methods run as"),
     SettingSpec("pushgateway", "WFC_PUSHGATEWAY", "", "Prometheus Pushgateway URL (empty: push no metrics)"),

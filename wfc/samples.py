@@ -14,7 +14,7 @@ from pathlib import Path
 from wfc.atomic import write_text_atomic
 from wfc.errors import UsageError
 from wfc.lineage import open_lineage
-from wfc.lineage.records import SampleRecord, now
+from wfc.lineage.records import Lineage, SampleRecord, now
 from wfc.project import Project
 from wfc.store.local import ObjectStore
 
@@ -58,6 +58,43 @@ def add_sample(project: Project, name: str, path: Path) -> tuple[SampleRecord, b
         return sample, False
     _update_lock(project, sample)
     return sample, True
+
+
+def restore_from_lock(project: Project, lineage: Lineage, name: str) -> bool:
+    """Register a sample's versions from ``samples.lock.json`` on a database that lacks them (a
+    fresh checkout: DVC, CI): each source file is stored and must hash to its locked hash, so a
+    restored version is the very content that was registered. False when the lock has no entry.
+
+    Raises:
+        UsageError: A locked source is missing or no longer has the locked content.
+    """
+    path = project.root / LOCK_FILE
+    if not path.is_file():
+        return False
+    entries = [
+        e for e in json.loads(path.read_text(encoding="utf-8")).get("samples", []) if e["name"] == name
+    ]
+    if not entries:
+        return False
+    store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+    for entry in sorted(entries, key=lambda e: int(e["version"])):
+        rel, ref = str(entry["source"]), f"{name}@{entry['version']}"
+        source = project.root / rel
+        if not source.exists():
+            raise UsageError(
+                f"sample {ref} is not registered here and its source {rel} is missing",
+                f"restore the file, or register the sample again: wfc sample add {name} PATH",
+            )
+        digest, size, kind = store.put(source)
+        if digest != entry["hash"]:
+            raise UsageError(
+                f"sample {ref}: {rel} no longer has the content recorded in {LOCK_FILE}",
+                f"restore the original file, or register the new content: wfc sample add {name} {rel}",
+            )
+        lineage.add_sample_version(
+            SampleRecord(name, 0, digest, kind, source.resolve().name, size, rel, now())
+        )
+    return True
 
 
 def list_samples(project: Project) -> list[SampleRecord]:

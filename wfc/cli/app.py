@@ -189,28 +189,53 @@ def schema_cmd(
 @app.command("compile")
 def compile_cmd(
     pipeline: Annotated[Path, typer.Argument(help="The pipeline document (JSON).")],
-    backend: Annotated[str, typer.Option("--backend", "-b", help="Target engine: snakemake.")] = "snakemake",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    backend: Annotated[
+        str, typer.Option("--backend", "-b", help="Target engine: snakemake, argo or dvc.")
+    ] = "snakemake",
+    values: Annotated[
+        list[Path] | None, typer.Option("--values", "-f", help="A values file (repeatable; later ones win).")
     ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write here (a file; for dvc, a directory) instead of stdout."),
+    ] = None,
+    show_values: Annotated[
+        bool, typer.Option("--show-values", help="Print the merged values with every default filled in.")
+    ] = False,
     project: ProjectOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Compile a pipeline for another engine; the output is deterministic and uses relative paths.
 
-    Example: wfc compile examples/pipelines/quickstart.json --backend snakemake -o Snakefile
+    Example: wfc compile examples/pipelines/quickstart.json --backend argo -f values.yaml -o workflow.yaml
     """
 
     def body() -> None:
-        from wfc.atomic import write_text_atomic
-        from wfc.step.generate import generate
+        import yaml
 
-        text = generate(_project(project), pipeline, backend)
+        from wfc.atomic import write_text_atomic
+        from wfc.compile.values import load_values
+        from wfc.step.generate import backend_of, generate
+
+        chosen = backend_of(backend)
+        merged = load_values(list(values or []))
+        if show_values:
+            sys.stdout.write(yaml.safe_dump(merged.model_dump(mode="json"), sort_keys=True, width=100))
+            return
+        files = generate(_project(project), pipeline, backend, merged)
         if output is None:
-            sys.stdout.write(text)
-        else:
-            write_text_atomic(output, text)
-            say(f"wrote {output} ({backend})")
+            for name in chosen.files:
+                if len(chosen.files) > 1:
+                    sys.stdout.write(f"# --- {name} ---\n")
+                sys.stdout.write(files[name])
+            return
+        targets = (
+            {chosen.files[0]: output} if len(chosen.files) == 1 else {n: output / n for n in chosen.files}
+        )
+        for name, target in targets.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(target, files[name])
+        say(f"wrote {', '.join(str(t) for t in targets.values())} ({backend})")
 
     guarded(body, verbose=verbose)
 

@@ -65,7 +65,11 @@ def run_step_argv(step: ConcreteStep) -> list[str]:
 
 
 def compile_snakefile(
-    pipeline: Pipeline, document: str, version: str, resources: dict[str, dict[str, int]]
+    pipeline: Pipeline,
+    document: str,
+    version: str,
+    resources: dict[str, dict[str, int]],
+    markers: str | None = None,
 ) -> str:
     """Render the Snakefile of a pipeline.
 
@@ -74,6 +78,7 @@ def compile_snakefile(
         document: The document's path relative to the project root (as it appears in commands).
         version: The wfc version, for the header.
         resources: Per node id, Snakemake resources (``threads``, ``mem_mb``, ``runtime``).
+        markers: The default marker directory (default ``.wfc/markers/NAME``).
     """
     expansion = Expansion(pipeline)
     steps = expansion.steps()
@@ -90,7 +95,7 @@ def compile_snakefile(
             version=version,
             name=_lit(pipeline.name),
             document_literal=_lit(document),
-            markers_literal=_lit(f".wfc/markers/{pipeline.name}"),
+            markers_literal=_lit(markers or f".wfc/markers/{pipeline.name}"),
         ),
         "\n\n# node -> step id -> its run-step arguments and the steps it waits for\nSTEPS = {\n",
     ]

@@ -16,7 +16,7 @@ from wfc.model.pipeline import Pipeline, load_pipeline
 from wfc.project import SETTINGS, Project
 
 STORE_LINKS = ("auto", "reflink", "hardlink", "copy")
-RUNTIMES = ("docker",)
+RUNTIMES = ("docker", "process")
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ _FROM = re.compile(r"^\s*FROM\s", re.IGNORECASE)
 _ARG_BASE = re.compile(r"^\s*ARG\s+WFC_BASE_IMAGE\b", re.IGNORECASE | re.MULTILINE)
 
 
+def wfc_image_tag(name: str) -> str:
+    """The tag of an environment's image with wfc inside (``wfc env build NAME --with-wfc``)."""
+    return f"wfc-env-{name}-wfc:latest"
+
+
 def list_environments(project: Project) -> list[str]:
     """Names of the environments that have a Dockerfile."""
     root = project.environments_dir

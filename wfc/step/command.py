@@ -58,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="set a pipeline variable (over $WFC_VAR_NAME and its default); repeatable",
     )
     p.add_argument("--marker", type=Path, help="touch this file when the step succeeds (for Snakemake)")
+    p.add_argument(
+        "--outputs-file",
+        type=Path,
+        help="write the step's output hashes here (JSON, no run ids) when it succeeds (for DVC)",
+    )
+    p.add_argument(
+        "--runtime",
+        choices=["docker", "process"],
+        help="docker (default) runs the method in a container; process runs it directly, when wfc "
+        "already runs inside the environment's image (Argo, containers)",
+    )
     p.add_argument("--force", action="store_true", help="execute even when the step is cached")
     p.add_argument("--stream", action="store_true", help="stream the method's output to the terminal")
     p.add_argument("--project", help="the project directory (default: nearest wfc.toml)")
@@ -104,7 +115,7 @@ def invoke(
 
     try:
         args = build_parser().parse_args(argv)
-        project = Project.load(args.project, cwd=cwd)
+        project = Project.load(args.project, {"runtime": args.runtime} if args.runtime else None, cwd=cwd)
         outcome = run_step(
             project,
             here(args.pipeline),
@@ -123,6 +134,8 @@ def invoke(
         return Reply(out, trace + err, exc.exit_code)
     if outcome.status != "failed" and args.marker is not None:
         touch_marker(here(args.marker))
+    if outcome.status != "failed" and args.outputs_file is not None:
+        write_outputs_file(here(args.outputs_file), outcome.name, outcome.outputs)
     code = ExitCode.FAILED if outcome.status == "failed" else ExitCode.OK
     out, err = (json_text(outcome.to_json()), "") if json_mode else _render(outcome)
     return Reply(out, err, code, outcome.name, str(outcome.status))
@@ -132,6 +145,22 @@ def touch_marker(path: Path) -> None:
     """Create (or refresh) a marker file: Snakemake's sign that a step is done."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
+
+
+def write_outputs_file(path: Path, name: str, outputs: dict[str, dict[str, Any]]) -> None:
+    """Write a step's output manifest: slot -> hash, size, kind (sorted; the same bytes whenever
+    the outputs are the same, whichever run made them)."""
+    import json
+
+    from wfc.atomic import write_text_atomic
+
+    doc = {
+        "schema": "wfc.outputs/1",
+        "step": name,
+        "outputs": {slot: {k: o[k] for k in ("hash", "size", "kind")} for slot, o in sorted(outputs.items())},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def parse_vars(items: list[str]) -> dict[str, str]:

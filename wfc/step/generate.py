@@ -1,55 +1,159 @@
 """Generate time (BRIEF §13): load a pipeline and its methods, then render it with a backend.
 
 Backends are pure renderers in ``wfc.compile`` registered in :data:`BACKENDS`; adding one is
-adding an entry. Output is deterministic: the same document and methods give the same bytes.
+one module plus one entry. Output is deterministic: the same document, methods and values give
+the same bytes, with relative paths only and nothing from the machine's environment (pipeline
+variables take their defaults; their run-time values come from ``WFC_VAR_*`` where steps run).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wfc import __version__
-from wfc.compile.snakefile import compile_snakefile
+from wfc.compile.argo import render_argo
+from wfc.compile.backend import GenerateInput, Render, StepPlan
+from wfc.compile.dvc import render_dvc
+from wfc.compile.expand import Expansion
+from wfc.compile.snakefile import compile_snakefile, run_step_argv, step_id
+from wfc.compile.variables import VAR_KEY, resolve_variables
 from wfc.errors import UsageError, did_you_mean
 from wfc.model.method import MethodSpec
-from wfc.model.pipeline import MethodNode, Pipeline, load_pipeline
+from wfc.model.pipeline import MethodNode, load_pipeline
+from wfc.model.values import Values
 from wfc.project import Project
-from wfc.step.methods import load_method
+from wfc.runtime.environments import LOCK_FILE, wfc_image_tag
+from wfc.step.methods import Method, load_method
 
-Renderer = Callable[[Pipeline, str, dict[str, dict[str, int]]], str]
-BACKENDS: dict[str, Renderer] = {
-    "snakemake": lambda pipeline, document, resources: compile_snakefile(
-        pipeline, document, __version__, resources
-    ),
+
+@dataclass(frozen=True)
+class Backend:
+    """A target engine: its renderer and where its output goes by default."""
+
+    render: Render
+    files: tuple[str, ...]  # the files it writes (one: -o is that file; several: -o is a directory)
+
+
+def _snakefile(gen: GenerateInput, values: Values) -> dict[str, str]:
+    markers = values.snakemake.markers_dir or f".wfc/markers/{gen.pipeline.name}"
+    return {"Snakefile": compile_snakefile(gen.pipeline, gen.document, gen.version, gen.resources, markers)}
+
+
+BACKENDS: dict[str, Backend] = {
+    "snakemake": Backend(_snakefile, ("Snakefile",)),
+    "argo": Backend(render_argo, ("workflow.yaml",)),
+    "dvc": Backend(render_dvc, ("dvc.yaml", "params.yaml")),
 }
 _UNITS = {"b": 1 / (1 << 20), "k": 1 / 1024, "m": 1, "g": 1024}
 
 
-def generate(project: Project, pipeline_path: Path, backend: str) -> str:
-    """Render a pipeline document with a backend.
+def backend_of(name: str) -> Backend:
+    """A registered backend.
 
     Raises:
-        UsageError: Unknown backend, invalid document or method.
+        UsageError: Unknown backend.
     """
-    if backend not in BACKENDS:
+    if name not in BACKENDS:
         raise UsageError(
-            f"unknown backend '{backend}'{did_you_mean(backend, list(BACKENDS))}",
+            f"unknown backend '{name}'{did_you_mean(name, list(BACKENDS))}",
             "backends: " + ", ".join(sorted(BACKENDS)),
         )
+    return BACKENDS[name]
+
+
+def generate(
+    project: Project, pipeline_path: Path, backend: str, values: Values | None = None
+) -> dict[str, str]:
+    """Render a pipeline document with a backend: its files by name.
+
+    Raises:
+        UsageError: Unknown backend, invalid document or method, or values naming unknown nodes.
+    """
+    chosen = backend_of(backend)
+    values = values or Values()
+    gen = generate_input(project, pipeline_path)
+    unknown = sorted(set(values.argo.nodes) - {s.node for s in gen.steps})
+    if unknown:
+        nodes = sorted({s.node for s in gen.steps})
+        name = unknown[0]
+        raise UsageError(
+            f"values: argo.nodes.{name}: no method node '{name}'{did_you_mean(name, nodes)}",
+            "method nodes: " + ", ".join(nodes),
+        )
+    return chosen.render(gen, values)
+
+
+def generate_input(project: Project, pipeline_path: Path) -> GenerateInput:
+    """Expand a document and resolve what generate time can know about each step."""
     pipeline, _ = load_pipeline(pipeline_path)
-    specs: dict[str, MethodSpec] = {}
+    methods: dict[str, Method] = {}
     for node in pipeline.nodes:
-        if isinstance(node, MethodNode) and node.method not in specs:
-            specs[node.method] = load_method(project, node.method).spec
-    resources = {
-        node.id: snakemake_resources(specs[node.method])
-        for node in pipeline.nodes
-        if isinstance(node, MethodNode)
-    }
-    return BACKENDS[backend](pipeline, project.relative(pipeline_path), resources)
+        if isinstance(node, MethodNode) and node.method not in methods:
+            methods[node.method] = load_method(project, node.method)
+    defaults = resolve_variables(pipeline, {}, {})
+    expansion = Expansion(pipeline)
+    steps = []
+    for concrete in expansion.steps():
+        node = pipeline.node(concrete.node)
+        assert isinstance(node, MethodNode)
+        method = methods[node.method]
+        steps.append(
+            StepPlan(
+                id=step_id(concrete),
+                name=concrete.name,
+                node=node.id,
+                sample=concrete.sample,
+                variant=concrete.variant.label,
+                argv=run_step_argv(concrete),
+                after=sorted({step_id(up) for up in expansion.upstream_steps(concrete)}),
+                env=method.spec.env,
+                method=method.ref,
+                params=_params(
+                    node, method.spec, concrete.sample, concrete.variant.choice(node.id), defaults
+                ),
+            )
+        )
+    envs = sorted({m.spec.env for m in methods.values()})
+    locks = {e: f"environments/{e}/{LOCK_FILE}" for e in envs if (project.environments_dir / e).is_dir()}
+    return GenerateInput(
+        pipeline=pipeline,
+        document=project.relative(pipeline_path),
+        version=__version__,
+        steps=steps,
+        method_dirs={ref: project.relative(m.directory) for ref, m in methods.items()},
+        env_locks=locks,
+        images={e: wfc_image_tag(e) for e in envs},
+        resources={
+            n.id: snakemake_resources(methods[n.method].spec)
+            for n in pipeline.nodes
+            if isinstance(n, MethodNode)
+        },
+    )
+
+
+def _params(
+    node: MethodNode, spec: MethodSpec, sample: str | None, choice: str | None, values: dict[str, Any]
+) -> dict[str, Any]:
+    """A step's params as generate time knows them: variables at their defaults; a variable
+    without a default stays ``{"$var": name}`` (its value comes at run time)."""
+    given = dict(node.params)
+    if choice is not None:
+        given.update(dict(node.choices())[choice])
+    if sample is not None:
+        given.update(node.overrides.get(sample, {}))
+    pending = False
+    for key, value in list(given.items()):
+        if isinstance(value, dict) and set(value) == {VAR_KEY}:
+            name = str(value[VAR_KEY])
+            if name in values:
+                given[key] = values[name]
+            else:
+                pending = True
+    return given if pending else spec.resolve_params(given, f"nodes[{node.id}].params")
 
 
 def snakemake_resources(spec: MethodSpec) -> dict[str, int]:

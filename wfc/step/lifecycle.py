@@ -408,8 +408,12 @@ def find_reusable(
 def _default_runtime(project: Project, step: ResolvedStep) -> Runtime:
     """The project's runtime, checked before anything runs (engine reachable, image present)."""
     name = project.get("runtime")
+    if name == "process":
+        from wfc.runtime.process import ProcessRuntime
+
+        return ProcessRuntime()  # wfc runs inside the environment's image already
     if name != "docker":
-        raise UsageError(f"unknown runtime '{name}'", "set WFC_RUNTIME / runtime to docker")
+        raise UsageError(f"unknown runtime '{name}'", "set WFC_RUNTIME / runtime to docker or process")
     from wfc.runtime.docker import DockerRuntime
     from wfc.runtime.environments import require_image
 

@@ -154,7 +154,7 @@ def run_pipeline(
         workdir, lock = _workdir(project, pipeline, pipeline_path)
         with lock:
             snakefile = workdir / "Snakefile"
-            write_text_atomic(snakefile, generate(project, pipeline_path, "snakemake"))
+            write_text_atomic(snakefile, generate(project, pipeline_path, "snakemake")["Snakefile"])
             write_text_atomic(
                 workdir / "fingerprints.json", json.dumps(fingerprints, sort_keys=True, indent=1)
             )

@@ -23,6 +23,7 @@ from wfc.model.pipeline import InputNode, Link, MethodNode, Pipeline
 from wfc.project import Project
 from wfc.runtime.base import Runtime
 from wfc.runtime.environments import read_lock
+from wfc.samples import restore_from_lock
 from wfc.step.methods import Method, load_method
 
 
@@ -363,6 +364,8 @@ class Resolver:
 
     def _sample_item(self, slot: str, name: str, version: int | None) -> InputItem:
         row = self.lineage.sample_version(name, version)
+        if row is None and restore_from_lock(self.project, self.lineage, name):  # a fresh checkout
+            row = self.lineage.sample_version(name, version)
         if row is None:
             what = f"{name}@{version}" if version else name
             raise UsageError(f"unknown sample '{what}'", f"register it with `wfc sample add {name} PATH`")

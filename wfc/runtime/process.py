@@ -1,0 +1,80 @@
+"""The process runtime: run a method directly, for when wfc already runs inside the method's
+environment image (an Argo task, a DVC stage in a container).
+
+The step lifecycle describes an execution with container paths (``/wfc/run``, ``/wfc/inputs``…);
+this runtime maps each mount point back to its host directory in argv, working directory and
+environment, so the method sees the same contract with real paths. Limits: the timeout is
+enforced here; cpus, memory, network and user are the container's (the pod's) to enforce.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import IO
+
+from wfc.runtime.base import ExecResult, ExecSpec
+
+
+class ProcessRuntime:
+    """Runs a method as a child process of wfc (no container)."""
+
+    def run(self, spec: ExecSpec) -> ExecResult:
+        """Run to completion, writing stdout and stderr to the spec's log files."""
+        table = sorted(((m.container, str(m.host)) for m in spec.mounts), key=lambda p: -len(p[0]))
+        client = next((m for m in spec.mounts if m.container.endswith("/wfc_client")), None)
+
+        def local(text: str) -> str:
+            for inside, outside in table:
+                text = text.replace(inside, outside)
+            return text
+
+        env = {**os.environ, **{k: local(v) for k, v in spec.env.items()}}
+        if client is not None:  # the contract's PYTHONPATH names the parent of the client package
+            parts = [str(client.host.parent), os.environ.get("PYTHONPATH")]
+            env["PYTHONPATH"] = os.pathsep.join(p for p in parts if p)
+        argv = [local(a) for a in spec.argv]
+        with spec.stdout_path.open("ab") as out, spec.stderr_path.open("ab") as err:
+            proc = subprocess.Popen(
+                argv,
+                cwd=local(spec.workdir),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            pumps = [_pump(proc.stdout, out, spec.echo), _pump(proc.stderr, err, spec.echo)]
+            timed_out = False
+            try:
+                code = proc.wait(timeout=spec.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                code = proc.wait()
+            except BaseException:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
+            for pump in pumps:
+                pump.join()
+        # a SIGKILL wfc did not send is, in a pod, the kernel's OOM killer at the memory limit
+        return ExecResult(code, oom_killed=code == -signal.SIGKILL and not timed_out, timed_out=timed_out)
+
+
+def _pump(stream: IO[bytes] | None, log: IO[bytes], echo: bool) -> threading.Thread:
+    def copy() -> None:
+        assert stream is not None
+        while chunk := stream.read1(1 << 16):  # type: ignore[attr-defined]
+            log.write(chunk)
+            log.flush()
+            if echo:
+                sys.stderr.buffer.write(chunk)
+                sys.stderr.buffer.flush()
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
