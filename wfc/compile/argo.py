@@ -132,7 +132,7 @@ def _pod_spec(argo: ArgoValues) -> dict[str, Any]:
         "nodeSelector": dict(argo.nodeSelector) or None,
         "tolerations": [dict(t) for t in argo.tolerations] or None,
         "affinity": argo.affinity,
-        "priorityClassName": argo.priorityClassName,
+        "podPriorityClassName": argo.priorityClassName,
         "imagePullSecrets": [{"name": n} for n in argo.imagePullSecrets] or None,
         "podSpecPatch": argo.podSpecPatch,
         "volumeClaimTemplates": [dict(v) for v in argo.volumeClaimTemplates] or None,

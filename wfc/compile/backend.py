@@ -57,7 +57,7 @@ def dns_name(text: str, *, limit: int = MAX_NAME, force_hash: bool = False) -> s
     if not base or not base[0].isalpha():
         base = "s-" + base
     base = re.sub(r"-{2,}", "-", base)
-    lossless = base == text and len(base) <= limit
+    lossless = base == text.lower().replace("_", "-") and len(base) <= limit  # only case and "_" changed
     if lossless and not force_hash:
         return base
     digest = hashlib.blake2b(text.encode(), digest_size=3).hexdigest()

@@ -8,6 +8,7 @@ known one.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -140,19 +141,8 @@ def values_reference(model: type[BaseModel], prefix: str) -> list[tuple[str, str
     for key, field in model.model_fields.items():
         path = f"{prefix}.{key}"
         sub = _model_of(field.annotation)
-        default = field.get_default(call_default_factory=True)
-        shown = (
-            ""
-            if sub is not None and default is not None
-            else yaml.safe_dump(
-                default.model_dump() if isinstance(default, BaseModel) else default,
-                default_flow_style=True,
-                width=1000,
-            )
-            .strip()
-            .removesuffix("...")
-            .strip()
-        )
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
+        shown = "(required)" if field.is_required() else _default_text(default)
         rows.append((path, _type_name(field.annotation), shown, field.description or ""))
         if sub is not None:
             rows += values_reference(sub, path)
@@ -161,8 +151,15 @@ def values_reference(model: type[BaseModel], prefix: str) -> list[tuple[str, str
     return rows
 
 
+def _default_text(default: Any) -> str:
+    if isinstance(default, BaseModel):
+        return "(see below)"
+    return yaml.safe_dump(default, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
 def _type_name(annotation: Any) -> str:
     text = str(annotation).replace("typing.", "").replace("wfc.model.values.", "")
     for name in ("<class '", "'>"):
         text = text.replace(name, "")
-    return text.replace("NoneType", "null")
+    text = re.sub(r"Literal\[(.*?)\]", lambda m: m[1].replace("'", "").replace(", ", " | "), text)
+    return text.replace("NoneType", "null").replace("None", "null").replace("Any", "any")
