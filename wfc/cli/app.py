@@ -387,6 +387,10 @@ def env_build(
         str | None, typer.Option(help="Extra CA bundle (PEM) trusted during the build.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream the build output.")] = False,
+    with_wfc: Annotated[
+        bool,
+        typer.Option("--with-wfc", help="Also build the image with wfc inside (for Argo / process runtime)."),
+    ] = False,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
@@ -400,12 +404,19 @@ def env_build(
         from wfc.runtime.environments import build_environment
 
         lock = build_environment(
-            _project(project), name, base_image=base_image, ca_bundle=ca_bundle, echo=not (quiet or json_out)
+            _project(project),
+            name,
+            base_image=base_image,
+            ca_bundle=ca_bundle,
+            echo=not (quiet or json_out),
+            with_wfc=with_wfc,
         )
         if json_out:
             emit_json({"schema": "wfc.env-build/1", **lock.model_dump(mode="json", by_alias=True)})
         else:
             say(f"built environment '{name}': {lock.image_id} (base {lock.base_image})")
+            if lock.wfc_tag:
+                say(f"built {lock.wfc_tag}: {lock.wfc_image_id} (the environment with wfc inside)")
 
     guarded(body, json_mode=json_out, verbose=verbose)
 

@@ -21,3 +21,5 @@ class EnvLock(Frozen):
     ca_bundle: str = ""
     built_at: str
     dockerfile_hash: str
+    wfc_tag: str | None = None  # the image with wfc inside (`--with-wfc`), for Argo and containers
+    wfc_image_id: str | None = None

@@ -36,7 +36,7 @@ _ARG_BASE = re.compile(r"^\s*ARG\s+WFC_BASE_IMAGE\b", re.IGNORECASE | re.MULTILI
 
 def wfc_image_tag(name: str) -> str:
     """The tag of an environment's image with wfc inside (``wfc env build NAME --with-wfc``)."""
-    return f"wfc-env-{name}-wfc:latest"
+    return f"wfc-env-{name.lower()}-wfc:latest"
 
 
 def list_environments(project: Project) -> list[str]:
@@ -101,8 +101,10 @@ def build_environment(
     ca_bundle: str | None = None,
     echo: bool = True,
     client: Any | None = None,
+    with_wfc: bool = False,
 ) -> EnvLock:
-    """Build an environment's image and write its lock.
+    """Build an environment's image and write its lock; with ``with_wfc``, also the image with
+    wfc inside (``wfc.runtime.with_wfc``), recorded in the lock as ``wfc_tag``/``wfc_image_id``.
 
     Raises:
         UsageError: Unknown environment or unreadable CA bundle.
@@ -128,6 +130,19 @@ def build_environment(
             shutil.copyfile(ca_path, context / CA_NAME)
             (context / "Dockerfile").write_text(_with_ca(dockerfile), encoding="utf-8")
         image_id = _docker_build(client, context, tag, buildargs, echo=echo, base=base, name=name)
+    wfc_layer: dict[str, str] = {}
+    if with_wfc:
+        from wfc.runtime.with_wfc import prepare_context
+
+        with tempfile.TemporaryDirectory(prefix="wfc-build-") as tmp:
+            context = Path(tmp)
+            prepare_context(context, image_id, project.get("container_user"))
+            if ca_path is not None:
+                shutil.copyfile(ca_path, context / CA_NAME)
+                (context / "Dockerfile").write_text(_with_ca((context / "Dockerfile").read_text()))
+            wfc_tag = wfc_image_tag(name)
+            wfc_id = _docker_build(client, context, wfc_tag, {}, echo=echo, base=image_id, name=name)
+        wfc_layer = {"wfc_tag": wfc_tag, "wfc_image_id": wfc_id}
     lock = EnvLock(
         name=name,
         image_id=image_id,
@@ -137,6 +152,7 @@ def build_environment(
         ca_bundle=str(ca or ""),
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         dockerfile_hash=hash_file(directory / "Dockerfile")[0],
+        **wfc_layer,
     )
     write_text_atomic(directory / LOCK_FILE, lock.model_dump_json(by_alias=True, indent=2) + "\n")
     return lock

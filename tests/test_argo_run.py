@@ -1,0 +1,98 @@
+"""The generated Argo tasks, run as Argo would: in dependency order, each in its own container of
+its template's image (built with ``--with-wfc``), with its args, env, user, read-only root and
+volumes; the outputs equal those of ``wfc run-pipeline``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import Proj, add_examples
+
+pytestmark = pytest.mark.docker
+CA = "/etc/ssl/certs/ca-certificates.crt"
+DOC = "examples/pipelines/quickstart.json"
+
+
+@pytest.fixture(scope="module")
+def wfc_envs(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Environments built with ``wfc env build NAME --with-wfc``."""
+    root = tmp_path_factory.mktemp("wfc-envs")
+    proj = Proj(root)
+    proj.wfc("init", str(root), check=True)
+    for name in ("python", "shell"):
+        shutil.copytree(
+            Path(__file__).resolve().parent.parent / "environments" / name,
+            root / "environments" / name,
+            ignore=shutil.ignore_patterns("env.lock.json"),
+        )
+        proj.wfc("env", "build", name, "--with-wfc", "--quiet", "--ca-bundle", CA, check=True, timeout=900)
+    return root / "environments"
+
+
+def _project(root: Path, envs: Path) -> Proj:
+    proj = Proj(root)
+    proj.wfc("init", str(root), check=True)
+    shutil.copytree(envs, root / "environments", dirs_exist_ok=True)
+    return add_examples(proj)
+
+
+def _docker_run(
+    template: dict[str, Any], params: dict[str, str], project: Path, spec: dict[str, Any]
+) -> None:
+    container = template["container"]
+    args = list(container["args"])
+    for key, value in params.items():
+        args = [a.replace(f"{{{{inputs.parameters.{key}}}}}", value) for a in args]
+    security = container["securityContext"]
+    pod = spec["securityContext"]
+    argv = ["docker", "run", "--rm", "--network", "none", f"--user={pod['runAsUser']}:{pod['runAsGroup']}"]
+    if security.get("readOnlyRootFilesystem"):
+        argv.append("--read-only")
+    if "ALL" in security.get("capabilities", {}).get("drop", []):
+        argv.append("--cap-drop=ALL")
+    if security.get("allowPrivilegeEscalation") is False:
+        argv.append("--security-opt=no-new-privileges")
+    for mount in container["volumeMounts"]:
+        if mount["name"] == "wfc-project":
+            argv += ["-v", f"{project}:{mount['mountPath']}"]
+        elif mount["name"] == "wfc-scratch":
+            argv += ["--tmpfs", f"{mount['mountPath']}:rw,mode=1777"]
+    for item in container["env"]:
+        argv += ["-e", f"{item['name']}={item['value']}"]
+    argv += ["-w", container["workingDir"], "--entrypoint", container["command"][0], container["image"]]
+    argv += [*container["command"][1:], *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, f"{' '.join(argv)}\n{proc.stdout}\n{proc.stderr}"
+
+
+def test_generated_argo_tasks_run_like_argo_and_match_run_pipeline(wfc_envs: Path, tmp_path: Path) -> None:
+    argo = _project(tmp_path / "argo", wfc_envs)
+    local = _project(tmp_path / "local", wfc_envs)
+    doc = yaml.safe_load(argo.wfc("compile", DOC, "--backend", "argo", check=True).stdout)
+    spec = doc["spec"]
+    templates = {t["name"]: t for t in spec["templates"]}
+    tasks = {t["name"]: t for t in templates[spec["entrypoint"]]["dag"]["tasks"]}
+    graph = {name: set(t.get("depends", "").replace("&&", " ").split()) for name, t in tasks.items()}
+    subprocess.run(["chown", "-R", "1000:1000", str(argo.root)], check=True)  # the volume's fsGroup
+    for name in TopologicalSorter(graph).static_order():
+        task = tasks[name]
+        params = {p["name"]: p["value"] for p in task.get("arguments", {}).get("parameters", [])}
+        _docker_run(templates[task["template"]], params, argo.root, spec)
+
+    result = json.loads(
+        local.wfc("run-pipeline", DOC, "--cores", "2", "--json", check=True, timeout=600).stdout
+    )
+    assert {s["status"] for s in result["steps"]} == {"completed"}
+    for step in ("clean[east]", "clean[north]", "clean[south]", "summarise", "report"):
+        in_argo = json.loads(argo.wfc("show", f"last:{step}", "--json", check=True).stdout)
+        in_local = json.loads(local.wfc("show", f"last:{step}", "--json", check=True).stdout)
+        assert in_argo["status"] == "completed" and in_argo["key"] == in_local["key"], step
+        assert [o["hash"] for o in in_argo["outputs"]] == [o["hash"] for o in in_local["outputs"]], step
