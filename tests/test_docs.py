@@ -7,6 +7,7 @@ output (not compared: ids and times differ). A command expected to fail ends wit
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -100,3 +101,18 @@ def test_docs_page_runs_verbatim(page: Path, project: Proj, built_envs: Path, ga
             check=False,
         )
         assert proc.returncode == expected, f"{page.name}: $ {command}\n{proc.stdout}\n{proc.stderr}"
+
+
+@pytest.mark.parametrize("section", ["argo", "dvc", "snakemake"])
+def test_values_references_are_generated_from_the_models(section: str) -> None:
+    from wfc.compile.values import reference_markdown
+
+    page = REPO / "docs" / {"argo": "argo.md", "dvc": "dvc.md", "snakemake": "pipelines.md"}[section]
+    text = page.read_text()
+    start, end = f"<!-- values-reference:{section} -->\n", "<!-- /values-reference -->"
+    fresh = reference_markdown(section)
+    if os.environ.get("WFC_UPDATE_GOLDEN"):
+        head, rest = text.split(start)
+        page.write_text(head + start + fresh + end + rest.split(end, 1)[1])
+        text = page.read_text()
+    assert text.split(start)[1].split(end)[0] == fresh

@@ -163,3 +163,16 @@ def _type_name(annotation: Any) -> str:
         text = text.replace(name, "")
     text = re.sub(r"Literal\[(.*?)\]", lambda m: m[1].replace("'", "").replace(", ", " | "), text)
     return text.replace("NoneType", "null").replace("None", "null").replace("Any", "any")
+
+
+def reference_markdown(section: str) -> str:
+    """The docs' values reference of one section: a table generated from the models."""
+    from wfc.model.values import Values
+
+    model = _model_of(Values.model_fields[section].annotation)
+    assert model is not None
+    rows = ["| key | type | default | effect |", "|---|---|---|---|"]
+    for key, kind, default, meaning in values_reference(model, section):
+        cells = [f"`{key}`", kind, f"`{default}`" if default else "", meaning]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
