@@ -96,3 +96,33 @@ def test_generated_argo_tasks_run_like_argo_and_match_run_pipeline(wfc_envs: Pat
         in_local = json.loads(local.wfc("show", f"last:{step}", "--json", check=True).stdout)
         assert in_argo["status"] == "completed" and in_argo["key"] == in_local["key"], step
         assert [o["hash"] for o in in_argo["outputs"]] == [o["hash"] for o in in_local["outputs"]], step
+
+
+def test_process_runtime_keeps_the_contract(probe_project: Proj) -> None:
+    in_docker = probe_project.run_step("probe", "--sample", "s1")
+    direct = probe_project.run_step("probe", "--sample", "s1", "--runtime", "process", "--force")
+    assert (in_docker["status"], direct["status"]) == ("completed", "completed")
+    assert direct["key"] == in_docker["key"]  # the runtime is not part of a step's identity
+    assert direct["outputs"]["out"]["hash"] == in_docker["outputs"]["out"]["hash"]
+    probe_project.write_pipeline(
+        {
+            "version": 1,
+            "name": "probe",
+            "nodes": [{"id": "data", "samples": ["s1"]}, {"id": "probe", "method": "t/probe",
+                       "params": {"mode": "whoami"}}],
+            "links": [{"from": "data", "to": "probe.data"}],
+        }
+    )  # fmt: skip
+    seen = probe_project.run_step("probe", "--sample", "s1", "--runtime", "process")
+    assert seen["status"] == "completed", seen
+    digest = seen["outputs"]["out"]["hash"].split(":")[1]
+    doc = json.loads(
+        (probe_project.root / ".wfc" / "store" / "objects" / digest[:2] / digest[2:]).read_text()
+    )
+    env = doc["env"]
+    assert env["WFC_SAMPLE"] == "s1" and json.loads(env["WFC_PARAMS"])["mode"] == "whoami"
+    run_dir = env["WFC_RUN_DIR"]
+    assert run_dir.endswith("/out") and Path(run_dir).is_absolute() and "/wfc/run" not in run_dir
+    assert all(p.startswith(str(probe_project.root)) for p in json.loads(env["WFC_INPUT_PATHS"])["data"])
+    if doc["input_writable"]:  # root can write to anything: it got a copy, the store is intact
+        assert probe_project.wfc("cache", "verify").returncode == 0

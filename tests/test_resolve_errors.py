@@ -182,7 +182,7 @@ def test_unknown_runtime(fake_env: Proj) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: unknown runtime 'podman'",
-        "hint: set WFC_RUNTIME / runtime to docker",
+        "hint: set WFC_RUNTIME / runtime to docker or process",
     ]
 
 

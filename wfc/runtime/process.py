@@ -22,6 +22,8 @@ from wfc.runtime.base import ExecResult, ExecSpec
 class ProcessRuntime:
     """Runs a method as a child process of wfc (no container)."""
 
+    isolated = False  # no mount namespace: read-only inputs rest on file modes (copies for root)
+
     def run(self, spec: ExecSpec) -> ExecResult:
         """Run to completion, writing stdout and stderr to the spec's log files."""
         table = sorted(((m.container, str(m.host)) for m in spec.mounts), key=lambda p: -len(p[0]))

@@ -121,10 +121,14 @@ def _stage_inputs(ex: Execution) -> dict[str, list[str]]:
     paths: dict[str, list[str]] = {slot: [] for slot in ex.step.method.spec.inputs}
     root = ex.run_dir / "inputs"
     root.mkdir(parents=True, exist_ok=True)
+    store = ex.store
+    if os.geteuid() == 0 and not getattr(ex.runtime, "isolated", True):
+        # root outside a container could write through a link into the store: give it copies
+        store = ObjectStore(ex.store.root, "copy")
     for item in ex.step.inputs:
         rel = f"{item.slot}/{item.position}/{item.name}"
         try:
-            ex.store.materialize(item.digest, item.kind, root / rel)
+            store.materialize(item.digest, item.kind, root / rel)
         except StepFailed as exc:
             source = (
                 f"sample {item.sample_name}" if item.source_run_id is None else f"run {item.source_run_id}"
