@@ -103,10 +103,9 @@ def docker_engine() -> None:
     subprocess.run(["bash", str(REPO / "scripts" / "make-base-image.sh")], check=True, capture_output=True)
 
 
-@pytest.fixture(scope="session")
-def built_envs(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A template project whose python and shell environments are built with ``wfc env build``."""
-    root = tmp_path_factory.mktemp("envs")
+def build_envs(root: Path, *options: str) -> Path:
+    """A template project at ``root`` whose python and shell environments are built with
+    ``wfc env build NAME --quiet [OPTIONS]``; returns its environments directory."""
     proj = Proj(root)
     proj.wfc("init", str(root), check=True)
     for name in ("python", "shell"):
@@ -115,8 +114,14 @@ def built_envs(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) ->
             root / "environments" / name,
             ignore=shutil.ignore_patterns("env.lock.json"),
         )
-        proj.wfc("env", "build", name, "--quiet", check=True)
+        proj.wfc("env", "build", name, "--quiet", *options, check=True, timeout=900)
     return root / "environments"
+
+
+@pytest.fixture(scope="session")
+def built_envs(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template project whose python and shell environments are built with ``wfc env build``."""
+    return build_envs(tmp_path_factory.mktemp("envs"))
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Proj, add_examples
+from tests.conftest import Proj, add_examples, build_envs
 
 pytestmark = pytest.mark.docker
 CA = "/etc/ssl/certs/ca-certificates.crt"
@@ -23,18 +23,8 @@ DOC = "examples/pipelines/quickstart.json"
 
 @pytest.fixture(scope="module")
 def wfc_envs(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Environments built with ``wfc env build NAME --with-wfc``."""
-    root = tmp_path_factory.mktemp("wfc-envs")
-    proj = Proj(root)
-    proj.wfc("init", str(root), check=True)
-    for name in ("python", "shell"):
-        shutil.copytree(
-            Path(__file__).resolve().parent.parent / "environments" / name,
-            root / "environments" / name,
-            ignore=shutil.ignore_patterns("env.lock.json"),
-        )
-        proj.wfc("env", "build", name, "--with-wfc", "--quiet", "--ca-bundle", CA, check=True, timeout=900)
-    return root / "environments"
+    """Environments built with ``wfc env build NAME --with-wfc`` (pip in the build needs the CA)."""
+    return build_envs(tmp_path_factory.mktemp("wfc-envs"), "--with-wfc", "--ca-bundle", CA)
 
 
 def _project(root: Path, envs: Path) -> Proj:

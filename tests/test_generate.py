@@ -21,6 +21,7 @@ CASES = {  # golden name -> (pipeline, values files)
     "diamond": ("pipelines/diamond.json", []),
     "quickstart": ("examples/pipelines/quickstart.json", []),
     "sweep": ("examples/pipelines/sweep.json", []),
+    "branches": ("examples/pipelines/branches.json", []),  # a two-output node feeding two branches
     "cron": ("examples/pipelines/quickstart.json", ["values/cron.yaml"]),
 }
 
@@ -65,6 +66,12 @@ def test_argo_golden_valid_and_deterministic(gen_project: Proj, case: str) -> No
     doc = yaml.safe_load(text)
     assert check(doc) == []
     assert doc["kind"] == ("CronWorkflow" if case == "cron" else "Workflow")
+
+
+def test_snakemake_golden_diamond(gen_project: Proj) -> None:
+    texts = {compile_(gen_project, "snakemake", "diamond", seed) for seed in ("1", "2")}
+    assert len(texts) == 1
+    golden("diamond.Snakefile", texts.pop())
 
 
 def test_argo_dag_wires_every_step_with_depends(gen_project: Proj) -> None:
