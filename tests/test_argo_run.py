@@ -38,7 +38,7 @@ def _docker_run(
     template: dict[str, Any], params: dict[str, str], project: Path, spec: dict[str, Any]
 ) -> None:
     container = template["container"]
-    args = list(container["args"])
+    args = [a.replace("{{workflow.uid}}", "3f2a-workflow-uid") for a in container["args"]]
     for key, value in params.items():
         args = [a.replace(f"{{{{inputs.parameters.{key}}}}}", value) for a in args]
     security = container["securityContext"]

@@ -87,7 +87,7 @@ def test_argo_dag_wires_every_step_with_depends(gen_project: Proj) -> None:
     assert container["command"] == ["wfc", "run-step"]
     assert container["args"] == [
         "pipelines/diamond.json", "--node", "clean", "--sample", "{{inputs.parameters.sample}}",
-        "--runtime", "process",
+        "--runtime", "process", "--pipeline-run-key", "{{workflow.uid}}",
     ]  # fmt: skip
     assert container["image"] == "wfc-env-python-wfc:latest"
     assert container["securityContext"] == {

@@ -182,7 +182,7 @@ def _template(
         if present:
             args += [f"--{flag}", f"{{{{inputs.parameters.{flag}}}}}"]
             inputs.append({"name": flag})
-    args += ["--runtime", "process"]
+    args += ["--runtime", "process", "--pipeline-run-key", "{{workflow.uid}}"]  # one pipeline run
     chosen = per.resources if per and per.resources else _method_resources(argo, gen.resources.get(node, {}))
     resources = chosen.model_dump()
     mounts = [

@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--pipeline-run", help="record into this pipeline run (default: $WFC_PIPELINE_RUN or ad hoc)"
     )
     p.add_argument(
+        "--pipeline-run-key",
+        help="record into the pipeline run of this external key, e.g. an Argo workflow uid "
+        "(default: $WFC_PIPELINE_RUN_KEY); the first step creates it",
+    )
+    p.add_argument(
         "--var",
         action="append",
         default=[],
@@ -127,6 +132,7 @@ def invoke(
             echo=args.stream,
             variables={**(variables or {}), **parse_vars(args.var)},
             warm=warm,
+            pipeline_run_key=args.pipeline_run_key or os.environ.get("WFC_PIPELINE_RUN_KEY") or None,
         )
     except WfcError as exc:
         out, err = error_text(exc.message, exc.hint, exc.exit_code, json_mode)

@@ -23,7 +23,7 @@ from wfc.compile.variables import resolve_variables
 from wfc.errors import StepFailed, UsageError
 from wfc.failpoints import failpoint
 from wfc.lineage import open_lineage
-from wfc.lineage.ids import PIPELINE_PREFIX, STEP_PREFIX, new_id
+from wfc.lineage.ids import PIPELINE_PREFIX, STEP_PREFIX, keyed_id, new_id
 from wfc.lineage.records import (
     HOST,
     InputRecord,
@@ -81,6 +81,7 @@ def run_step(
     runtime: Runtime | None = None,
     variables: dict[str, str] | None = None,
     warm: Warm | None = None,
+    pipeline_run_key: str | None = None,
 ) -> StepOutcome:
     """Run one concrete step of a pipeline document: a hit is recorded ``cached``, a miss executes.
 
@@ -96,6 +97,8 @@ def run_step(
         runtime: The runtime (default: the project's, Docker).
         variables: ``--var`` values of pipeline variables (over ``$WFC_VAR_*`` and defaults).
         warm: Caches shared with the other steps of a pipeline run in this process.
+        pipeline_run_key: Record into the pipeline run named by this external key (created by
+            the first step that uses it; e.g. an Argo workflow uid).
 
     Raises:
         UsageError: Bad document, node, params, or upstream steps that have not run.
@@ -111,12 +114,16 @@ def run_step(
         node, sample, variant
     )
     resolved = time.monotonic()
-    ad_hoc = pipeline_run_id is None
+    ad_hoc = pipeline_run_id is None and not pipeline_run_key
     if pipeline_run_id is not None and not lineage.has_pipeline_run(pipeline_run_id):
         raise UsageError(
             f"unknown pipeline run '{pipeline_run_id}'",
             "pass the id of a recorded pipeline run, or leave --pipeline-run out",
         )
+    if pipeline_run_id is None and pipeline_run_key:
+        pipeline_run_id = keyed_id(PIPELINE_PREFIX, pipeline_run_key)
+        if not lineage.has_pipeline_run(pipeline_run_id):
+            start_pipeline_run(lineage, project, pipeline, raw, pipeline_run_id)
     pr_id = pipeline_run_id or start_pipeline_run(lineage, project, pipeline, raw)
     status = Status.FAILED
     try:
@@ -130,6 +137,8 @@ def run_step(
         if ad_hoc:
             final = Status.COMPLETED if status in (Status.COMPLETED, Status.CACHED) else status
             lineage.finish_pipeline_run(pr_id, final)
+        elif pipeline_run_key:
+            _settle(lineage, pr_id)
         lineage.close()
     total = time.monotonic() - started
     phases = {"resolve": resolved - started, **life.phases, "total": total}
@@ -434,21 +443,38 @@ def _load(path: Path, warm: Warm) -> tuple[Pipeline, bytes]:
     return warm.pipelines[key]
 
 
-def start_pipeline_run(lineage: Lineage, project: Project, pipeline: Pipeline, raw: bytes) -> str:
-    """Record a new ``running`` pipeline run of a document (frozen with its hash); return its id."""
-    pr_id = new_id(PIPELINE_PREFIX)
-    lineage.create_pipeline_run(
-        PipelineRunRecord(
-            id=pr_id,
-            name=pipeline.name,
-            document_hash=hash_bytes(raw),
-            document=raw.decode("utf-8", "replace"),
-            status=Status.RUNNING.value,
-            started_at=now(),
-            wfc_version=__version__,
-            git_commit=git_commit(project.root),
-        )
+def _settle(lineage: Lineage, pr_id: str) -> None:
+    """The status of a keyed pipeline run after one of its steps: running while any step runs,
+    failed when any failed or was cancelled, else completed (the last step to end decides)."""
+    statuses = {r.status for r in lineage.runs_of(pr_id)}
+    if Status.RUNNING.value in statuses:
+        return
+    failed = statuses & {Status.FAILED.value, Status.CANCELLED.value}
+    lineage.finish_pipeline_run(pr_id, Status.FAILED if failed else Status.COMPLETED)
+
+
+def start_pipeline_run(
+    lineage: Lineage, project: Project, pipeline: Pipeline, raw: bytes, pr_id: str | None = None
+) -> str:
+    """Record a new ``running`` pipeline run of a document (frozen with its hash); return its id.
+    With ``pr_id`` (a keyed run) a concurrent creator may win: that is fine."""
+    wanted = pr_id
+    pr_id = pr_id or new_id(PIPELINE_PREFIX)
+    record = PipelineRunRecord(
+        id=pr_id,
+        name=pipeline.name,
+        document_hash=hash_bytes(raw),
+        document=raw.decode("utf-8", "replace"),
+        status=Status.RUNNING.value,
+        started_at=now(),
+        wfc_version=__version__,
+        git_commit=git_commit(project.root),
     )
+    try:
+        lineage.create_pipeline_run(record)
+    except Exception:
+        if wanted is None or not lineage.has_pipeline_run(wanted):
+            raise
     return pr_id
 
 
