@@ -85,10 +85,16 @@ def test_argo_dag_wires_every_step_with_depends(gen_project: Proj) -> None:
     templates = {t["name"]: t for t in doc["spec"]["templates"]}
     container = templates["clean"]["container"]
     assert container["command"] == ["wfc", "run-step"]
-    assert container["args"] == [
+    args = container["args"]
+    assert args[:-1] == [
         "pipelines/diamond.json", "--node", "clean", "--sample", "{{inputs.parameters.sample}}",
-        "--runtime", "process", "--pipeline-run-key", "{{workflow.uid}}",
+        "--runtime", "process", "--pipeline-run-key", "{{workflow.uid}}", "--bundle",
     ]  # fmt: skip
+    bundle = args[-1]  # the document and the methods, archived in the store at compile time
+    shown = gen_project.wfc("cache", "verify", "--json", check=True).stdout
+    assert '"problems": []' in shown
+    hexpart = bundle.split(":")[1]
+    assert (gen_project.root / ".wfc" / "store" / "objects" / hexpart[:2] / hexpart[2:]).is_file()
     assert container["image"] == "wfc-env-python-wfc:latest"
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False,

@@ -39,6 +39,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("runtime", "WFC_RUNTIME", "docker", "how methods run: docker, or process inside their image"),
     SettingSpec("store_link", "WFC_STORE_LINK", "auto", "how objects are staged: auto|reflink|hardlink|copy"),
     SettingSpec("container_user", "WFC_CONTAINER_USER", "1000:1000", "uid:gid that methods run as"),
+    SettingSpec("methods_dir", "WFC_METHODS_DIR", "methods", "where module/method directories live"),
     SettingSpec("pushgateway", "WFC_PUSHGATEWAY", "", "Prometheus Pushgateway URL (empty: push no metrics)"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
@@ -115,8 +116,8 @@ class Project:
 
     @property
     def methods_dir(self) -> Path:
-        """Where ``module/method`` directories live."""
-        return self.root / "methods"
+        """Where ``module/method`` directories live (an archived bundle's, under ``--bundle``)."""
+        return self.path(self.get("methods_dir"))
 
     @property
     def environments_dir(self) -> Path:

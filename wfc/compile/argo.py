@@ -2,11 +2,13 @@
 
 One DAG task per concrete step, wired with ``depends``; one container template per method node
 (its tasks pass their sample and variant as parameters). Every task runs
-``wfc run-step DOC --node … --runtime process`` in its environment's image (built with
-``wfc env build NAME --with-wfc``), in the shared project volume, with database, store and
-gateway from run-time environment variables (``envFrom``). Names are DNS-1123 labels of at most
-63 characters, derived from node ids and samples, with a hash suffix when shortened or when two
-steps would share a name. Values the schema types as IntOrString are emitted as strings.
+``wfc run-step DOC --node … --runtime process --bundle DIGEST`` in its environment's image (built
+with ``wfc env build NAME --with-wfc``), in the shared project volume, with database, store and
+gateway from run-time environment variables (``envFrom``); the bundle is the document and the
+method directories archived in the store at compile time, so a task runs exactly what was
+compiled. Names are DNS-1123 labels of at most 63 characters, derived from node ids and samples,
+with a hash suffix when shortened or when two steps would share a name. Values the schema types
+as IntOrString are emitted as strings.
 """
 
 from __future__ import annotations
@@ -183,6 +185,8 @@ def _template(
             args += [f"--{flag}", f"{{{{inputs.parameters.{flag}}}}}"]
             inputs.append({"name": flag})
     args += ["--runtime", "process", "--pipeline-run-key", "{{workflow.uid}}"]  # one pipeline run
+    if gen.bundle:  # the document and methods as compiled, from the store
+        args += ["--bundle", gen.bundle]
     chosen = per.resources if per and per.resources else _method_resources(argo, gen.resources.get(node, {}))
     resources = chosen.model_dump()
     mounts = [

@@ -45,6 +45,7 @@ class GenerateInput:
     env_locks: dict[str, str] = field(default_factory=dict)  # env -> relative env.lock.json path
     images: dict[str, str] = field(default_factory=dict)  # env -> default image for container backends
     resources: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> snakemake resources
+    bundle: str | None = None  # digest of the archived document + methods (for remote engines)
 
 
 MAX_NAME = 63

@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="execute even when the step is cached")
     p.add_argument("--stream", action="store_true", help="stream the method's output to the terminal")
+    p.add_argument(
+        "--bundle",
+        help="run the pipeline document and methods archived in the store under this digest "
+        "(`wfc compile --backend argo` makes one); PIPELINE is then a path inside it",
+    )
     p.add_argument("--project", help="the project directory (default: nearest wfc.toml)")
     p.add_argument("--json", action="store_true", help="print a JSON document on stdout")
     p.add_argument("--verbose", "-v", action="store_true", help="show tracebacks")
@@ -120,10 +125,14 @@ def invoke(
 
     try:
         args = build_parser().parse_args(argv)
-        project = Project.load(args.project, {"runtime": args.runtime} if args.runtime else None, cwd=cwd)
+        overrides = {"runtime": args.runtime} if args.runtime else {}
+        project = Project.load(args.project, overrides, cwd=cwd)
+        pipeline = here(args.pipeline)
+        if args.bundle:
+            project, pipeline = _in_bundle(project, args.bundle, args.pipeline, overrides)
         outcome = run_step(
             project,
-            here(args.pipeline),
+            pipeline,
             args.node,
             args.sample,
             args.variant,
@@ -151,6 +160,25 @@ def touch_marker(path: Path) -> None:
     """Create (or refresh) a marker file: Snakemake's sign that a step is done."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
+
+
+def _in_bundle(project: Any, digest: str, document: Path, overrides: dict[str, str]) -> tuple[Any, Path]:
+    """The project seen through an archived bundle: its methods, its pipeline document."""
+    from wfc.cache.hashing import hex_of
+    from wfc.project import Project
+    from wfc.step.bundle import unpack
+    from wfc.store.local import ObjectStore
+
+    try:
+        hex_of(digest)
+    except ValueError:
+        raise UsageError(
+            f"--bundle {digest!r} is not a blake3 digest", "pass the digest wfc compile wrote"
+        ) from None
+    cache = Path(os.environ.get("TMPDIR") or project.state_dir) / "wfc-bundles"
+    root = unpack(ObjectStore(project.store_dir, "copy"), digest, cache)
+    bundled = Project.load(project.root, {**overrides, "methods_dir": str(root / "methods")})
+    return bundled, root / document
 
 
 def write_outputs_file(path: Path, name: str, outputs: dict[str, dict[str, Any]]) -> None:

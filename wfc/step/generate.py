@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,9 @@ from wfc.model.pipeline import MethodNode, load_pipeline
 from wfc.model.values import Values
 from wfc.project import Project
 from wfc.runtime.environments import LOCK_FILE, wfc_image_tag
+from wfc.step.bundle import archive
 from wfc.step.methods import Method, load_method
+from wfc.store.local import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Backend:
 
     render: Render
     files: tuple[str, ...]  # the files it writes (one: -o is that file; several: -o is a directory)
+    bundles: bool = False  # archive the document and methods in the store (tasks run elsewhere)
 
 
 def _snakefile(gen: GenerateInput, values: Values) -> dict[str, str]:
@@ -45,7 +48,7 @@ def _snakefile(gen: GenerateInput, values: Values) -> dict[str, str]:
 
 BACKENDS: dict[str, Backend] = {
     "snakemake": Backend(_snakefile, ("Snakefile",)),
-    "argo": Backend(render_argo, ("workflow.yaml",)),
+    "argo": Backend(render_argo, ("workflow.yaml",), bundles=True),
     "dvc": Backend(render_dvc, ("dvc.yaml", "params.yaml")),
 }
 _UNITS = {"b": 1 / (1 << 20), "k": 1 / 1024, "m": 1, "g": 1024}
@@ -84,6 +87,10 @@ def generate(
             f"values: argo.nodes.{name}: no method node '{name}'{did_you_mean(name, nodes)}",
             "method nodes: " + ", ".join(nodes),
         )
+    if chosen.bundles:
+        store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+        methods = [load_method(project, ref) for ref in sorted(gen.method_dirs)]
+        gen = replace(gen, bundle=archive(project, store, pipeline_path, methods))
     return chosen.render(gen, values)
 
 
