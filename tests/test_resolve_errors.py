@@ -194,3 +194,19 @@ def test_missing_image_is_refused_before_anything_runs(fake_env: Proj, docker_en
         "hint: rebuild it with `wfc env build python`",
     ]
     assert fake_env.rows("SELECT count(*) FROM runs") == [(0,)]
+
+
+def test_bad_or_missing_bundle(fake_env: Proj) -> None:
+    bad = fake_env.wfc("run-step", "pipeline.json", "--node", "probe", "--sample", "s1", "--bundle", "nope")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "error: --bundle 'nope' is not a blake3 digest",
+        "hint: pass the digest wfc compile wrote",
+    ]
+    digest = "blake3:" + "0" * 64
+    gone = fake_env.wfc("run-step", "pipeline.json", "--node", "probe", "--sample", "s1", "--bundle", digest)
+    assert gone.returncode == 1
+    assert gone.stderr.strip().splitlines() == [
+        f"error: bundle {digest} is not in the store ({fake_env.root / '.wfc' / 'store'})",
+        "hint: point WFC_STORE at the store `wfc compile` archived it in, or compile again against this one",
+    ]

@@ -175,8 +175,16 @@ def _in_bundle(project: Any, digest: str, document: Path, overrides: dict[str, s
         raise UsageError(
             f"--bundle {digest!r} is not a blake3 digest", "pass the digest wfc compile wrote"
         ) from None
+    from wfc.store.local import ObjectMissing
+
     cache = Path(os.environ.get("TMPDIR") or project.state_dir) / "wfc-bundles"
-    root = unpack(ObjectStore(project.store_dir, "copy"), digest, cache)
+    try:
+        root = unpack(ObjectStore(project.store_dir, "copy"), digest, cache)
+    except ObjectMissing:
+        raise ObjectMissing(
+            f"bundle {digest} is not in the store ({project.store_dir})",
+            "point WFC_STORE at the store `wfc compile` archived it in, or compile again against this one",
+        ) from None
     bundled = Project.load(project.root, {**overrides, "methods_dir": str(root / "methods")})
     return bundled, root / document
 
