@@ -23,7 +23,7 @@ from wfc.model.values import Values
 Provenance = dict[tuple[str, ...], str]
 
 
-def load_values(paths: list[Path], shown: list[str] | None = None) -> Values:
+def load_values(paths: list[Path]) -> Values:
     """Merge and validate values files (in order; later wins).
 
     Raises:
@@ -32,7 +32,8 @@ def load_values(paths: list[Path], shown: list[str] | None = None) -> Values:
     """
     merged: dict[str, Any] = {}
     provenance: Provenance = {}
-    for path, name in zip(paths, shown or [str(p) for p in paths], strict=True):
+    for path in paths:
+        name = str(path)
         data = _read(path, name)
         _check_keys(data, Values, (), name)
         merged = _merge(merged, data, (), name, provenance)
