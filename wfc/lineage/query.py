@@ -17,7 +17,7 @@ from wfc.errors import UsageError
 from wfc.lineage.db import Database
 from wfc.lineage.records import InputRecord, OutputRecord, PipelineRunRecord, RunRecord, now
 from wfc.lineage.schema import Pin, PipelineRun, Pruned, Run, RunInput, RunOutput, Sample
-from wfc.lineage.sqla import _record
+from wfc.lineage.sqla import to_record
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def find_run(db: Database, ref: str) -> RunRecord:
         raise UsageError(f"no run '{ref}'", "list runs with `wfc runs --steps`; step run ids start with r-")
     if len(rows) > 1:
         raise UsageError(f"run id '{ref}' is ambiguous", "give more characters of the id")
-    return _record(RunRecord, rows[0])
+    return to_record(RunRecord, rows[0])
 
 
 def _last_run(db: Database, step: str) -> RunRecord:
@@ -78,7 +78,7 @@ def _last_run(db: Database, step: str) -> RunRecord:
             f"no run of step '{step}'",
             "name a step as NODE or NODE[SAMPLE]; list them with `wfc runs --steps`",
         )
-    return _record(RunRecord, row)
+    return to_record(RunRecord, row)
 
 
 def find_pipeline_run(db: Database, ref: str) -> PipelineRunRecord:
@@ -96,7 +96,7 @@ def find_pipeline_run(db: Database, ref: str) -> PipelineRunRecord:
         )
     if len(rows) > 1:
         raise UsageError(f"pipeline run id '{ref}' is ambiguous", "give more characters of the id")
-    return _record(PipelineRunRecord, rows[0])
+    return to_record(PipelineRunRecord, rows[0])
 
 
 def pipeline_runs(db: Database, where: RunFilter) -> list[PipelineRunRecord]:
@@ -108,7 +108,7 @@ def pipeline_runs(db: Database, where: RunFilter) -> list[PipelineRunRecord]:
         stmt = stmt.where(PipelineRun.started_at >= where.since)
     stmt = stmt.order_by(PipelineRun.started_at.desc(), PipelineRun.id.desc()).limit(where.limit)
     with db.session() as s:
-        return [_record(PipelineRunRecord, r) for r in s.execute(stmt).scalars()]
+        return [to_record(PipelineRunRecord, r) for r in s.execute(stmt).scalars()]
 
 
 def step_runs(db: Database, where: RunFilter, pipeline_run_ids: list[str] | None = None) -> list[RunRecord]:
@@ -130,7 +130,7 @@ def step_runs(db: Database, where: RunFilter, pipeline_run_ids: list[str] | None
         stmt = stmt.limit(where.limit * 50)
     with db.session() as s:
         rows = s.execute(stmt.order_by(Run.id.desc())).scalars()
-        return [_record(RunRecord, r) for r in rows]
+        return [to_record(RunRecord, r) for r in rows]
 
 
 def run_detail(db: Database, run: RunRecord) -> RunDetail:
@@ -149,9 +149,9 @@ def run_detail(db: Database, run: RunRecord) -> RunDetail:
         )
         return RunDetail(
             run,
-            _record(PipelineRunRecord, pr) if pr else _unknown_pipeline_run(run.pipeline_run_id),
-            [_record(InputRecord, i) for i in ins],
-            [_record(OutputRecord, o) for o in outs.scalars()],
+            to_record(PipelineRunRecord, pr) if pr else _unknown_pipeline_run(run.pipeline_run_id),
+            [to_record(InputRecord, i) for i in ins],
+            [to_record(OutputRecord, o) for o in outs.scalars()],
             {rid: node for rid, node in nodes},
         )
 
@@ -172,9 +172,9 @@ def closure(db: Database, run: RunRecord, *, down: bool) -> tuple[list[RunRecord
     reach = base.union(step.where(RunInput.source_run_id.is_not(None)))
     with db.session() as s:
         runs = s.execute(select(Run).join(reach, Run.id == reach.c.id)).scalars()
-        found = [_record(RunRecord, r) for r in runs]
+        found = [to_record(RunRecord, r) for r in runs]
         inputs = s.execute(select(RunInput).join(reach, RunInput.run_id == reach.c.id)).scalars()
-        return found, [_record(InputRecord, i) for i in inputs]
+        return found, [to_record(InputRecord, i) for i in inputs]
 
 
 def latest_runs(db: Database, node: str, method: str, sample: str | None) -> list[RunRecord]:
@@ -183,7 +183,7 @@ def latest_runs(db: Database, node: str, method: str, sample: str | None) -> lis
     with db.session() as s:
         for condition in (Run.node_id == node, (Run.module + "/" + Run.method == method)):
             stmt = select(Run).where(condition, Run.key.is_not(None)).order_by(Run.id.desc()).limit(50)
-            rows = [_record(RunRecord, r) for r in s.execute(stmt).scalars()]
+            rows = [to_record(RunRecord, r) for r in s.execute(stmt).scalars()]
             if rows:
                 same = [r for r in rows if r.sample == sample]
                 return same or rows
@@ -194,14 +194,14 @@ def inputs_of(db: Database, run_id: str) -> list[InputRecord]:
     """The input rows of a run in slot order."""
     with db.session() as s:
         stmt = select(RunInput).where(RunInput.run_id == run_id).order_by(RunInput.slot, RunInput.position)
-        return [_record(InputRecord, r) for r in s.execute(stmt).scalars()]
+        return [to_record(InputRecord, r) for r in s.execute(stmt).scalars()]
 
 
 def run_by_id(db: Database, run_id: str) -> RunRecord | None:
     """A run by its exact id."""
     with db.session() as s:
         row = s.get(Run, run_id)
-        return _record(RunRecord, row) if row else None
+        return to_record(RunRecord, row) if row else None
 
 
 def pin(db: Database, run_id: str, note: str) -> bool:

@@ -31,6 +31,33 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def completion(metrics: dict[str, Any], logs: tuple[str | None, str | None]) -> dict[str, Any]:
+    """The column values that mark a run ``completed`` (both drivers write exactly these)."""
+    return {
+        "status": Status.COMPLETED.value,
+        "ended_at": now(),
+        "metrics": metrics,
+        "exit_code": 0,
+        "stdout_object": logs[0],
+        "stderr_object": logs[1],
+    }
+
+
+def failure(
+    status: Status, error: str, tail: str | None, exit_code: int | None, logs: tuple[str | None, str | None]
+) -> dict[str, Any]:
+    """The column values that mark a run ``failed`` or ``cancelled`` (both drivers write these)."""
+    return {
+        "status": status.value,
+        "ended_at": now(),
+        "error": error,
+        "error_tail": tail,
+        "exit_code": exit_code,
+        "stdout_object": logs[0],
+        "stderr_object": logs[1],
+    }
+
+
 @dataclass(frozen=True)
 class PipelineRunRecord:
     """One pipeline run."""

@@ -15,6 +15,8 @@ from wfc.lineage.records import (
     PipelineRunRecord,
     RunRecord,
     SampleRecord,
+    completion,
+    failure,
     now,
 )
 from wfc.lineage.schema import Base, PipelineRun, Run, RunInput, RunOutput, Sample
@@ -23,7 +25,8 @@ from wfc.model.status import Status
 R = TypeVar("R")
 
 
-def _record(cls: type[R], row: Base) -> R:
+def to_record(cls: type[R], row: Base) -> R:
+    """A record dataclass from an ORM row (field names equal column names)."""
     return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
@@ -52,7 +55,7 @@ class SqlAlchemyLineage:
             outs = s.execute(
                 select(RunOutput).where(RunOutput.run_id == run.id).order_by(RunOutput.slot)
             ).scalars()
-            return _record(RunRecord, run), [_record(OutputRecord, o) for o in outs]
+            return to_record(RunRecord, run), [to_record(OutputRecord, o) for o in outs]
 
     def sample_version(self, name: str, version: int | None = None) -> SampleRecord | None:
         """A sample by name: the given version, or the newest."""
@@ -61,13 +64,13 @@ class SqlAlchemyLineage:
             if version is not None:
                 stmt = stmt.where(Sample.version == version)
             row = s.execute(stmt.order_by(Sample.version.desc()).limit(1)).scalar_one_or_none()
-            return _record(SampleRecord, row) if row else None
+            return to_record(SampleRecord, row) if row else None
 
     def list_samples(self) -> list[SampleRecord]:
         """Every sample version by name, then version."""
         with self.db.session() as s:
             rows = s.execute(select(Sample).order_by(Sample.name, Sample.version)).scalars()
-            return [_record(SampleRecord, r) for r in rows]
+            return [to_record(SampleRecord, r) for r in rows]
 
     def add_sample_version(self, sample: SampleRecord) -> tuple[SampleRecord, bool]:
         """Record new content as the next version; the same content returns the existing one."""
@@ -76,11 +79,11 @@ class SqlAlchemyLineage:
                 select(Sample).where(Sample.name == sample.name).order_by(Sample.version.desc()).limit(1)
             ).scalar_one_or_none()
             if latest is not None and latest.content_hash == sample.content_hash:
-                return _record(SampleRecord, latest), False
+                return to_record(SampleRecord, latest), False
             version = latest.version + 1 if latest else 1
             row = Sample(**{**asdict(sample), "version": version})
             s.add(row)
-        return _record(SampleRecord, row), True
+        return to_record(SampleRecord, row), True
 
     def create_pipeline_run(self, run: PipelineRunRecord) -> None:
         """Record a pipeline run."""
@@ -128,14 +131,7 @@ class SqlAlchemyLineage:
             done = s.execute(
                 update(Run)
                 .where(Run.id == run_id, Run.status == Status.RUNNING.value)
-                .values(
-                    status=Status.COMPLETED.value,
-                    ended_at=now(),
-                    metrics=metrics,
-                    exit_code=0,
-                    stdout_object=logs[0],
-                    stderr_object=logs[1],
-                )
+                .values(**completion(metrics, logs))
             )
             if done.rowcount:  # type: ignore[attr-defined]
                 s.add_all(RunOutput(**asdict(o)) for o in outputs)
@@ -155,15 +151,7 @@ class SqlAlchemyLineage:
             s.execute(
                 update(Run)
                 .where(Run.id == run_id, Run.status == Status.RUNNING.value)
-                .values(
-                    status=status.value,
-                    ended_at=now(),
-                    error=error,
-                    error_tail=tail,
-                    exit_code=exit_code,
-                    stdout_object=logs[0],
-                    stderr_object=logs[1],
-                )
+                .values(**failure(status, error, tail, exit_code, logs))
             )
 
     def runs_of(self, pipeline_run_id: str) -> list[RunRecord]:
@@ -172,7 +160,7 @@ class SqlAlchemyLineage:
             rows = s.execute(
                 select(Run).where(Run.pipeline_run_id == pipeline_run_id).order_by(Run.id)
             ).scalars()
-            return [_record(RunRecord, r) for r in rows]
+            return [to_record(RunRecord, r) for r in rows]
 
     def cancel_running(self, pipeline_run_id: str, message: str) -> int:
         """Mark a pipeline run's ``running`` steps ``cancelled``; return how many."""

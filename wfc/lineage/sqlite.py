@@ -24,6 +24,8 @@ from wfc.lineage.records import (
     PipelineRunRecord,
     RunRecord,
     SampleRecord,
+    completion,
+    failure,
     newer_schema,
     now,
 )
@@ -171,17 +173,7 @@ class SqliteLineage:
     ) -> None:
         """Mark a ``running`` run ``completed`` with its outputs: one transaction (no-op otherwise)."""
         with self._transaction():
-            done = self._update(
-                "runs",
-                run_id,
-                only_running=True,
-                status=Status.COMPLETED.value,
-                ended_at=now(),
-                metrics=metrics,
-                exit_code=0,
-                stdout_object=logs[0],
-                stderr_object=logs[1],
-            )
+            done = self._update("runs", run_id, only_running=True, **completion(metrics, logs))
             for o in outputs if done else []:
                 self._insert("run_outputs", o)
 
@@ -197,18 +189,7 @@ class SqliteLineage:
     ) -> None:
         """Mark a ``running`` run ``failed`` (or ``cancelled``) with its message and logs."""
         with self._transaction():
-            self._update(
-                "runs",
-                run_id,
-                only_running=True,
-                status=status.value,
-                ended_at=now(),
-                error=error,
-                error_tail=tail,
-                exit_code=exit_code,
-                stdout_object=logs[0],
-                stderr_object=logs[1],
-            )
+            self._update("runs", run_id, only_running=True, **failure(status, error, tail, exit_code, logs))
 
     def runs_of(self, pipeline_run_id: str) -> list[RunRecord]:
         """Every step run recorded in a pipeline run, oldest first."""
