@@ -160,12 +160,9 @@ def cache_pin(
         from wfc.lineage.query import find_run, pin, unpin
         from wfc.ops.history import database
 
-        db = database(_project(project))
-        try:
+        with database(_project(project)) as db:
             found = find_run(db, run)
             changed = unpin(db, found.id) if remove else pin(db, found.id, note)
-        finally:
-            db.engine.dispose()
         state = "unpinned" if remove else "pinned"
         say(f"{state} {found.id}" if changed else f"{found.id} was already {state}")
 

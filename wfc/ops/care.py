@@ -58,15 +58,12 @@ def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _
             corrupt.append(digest)
         if n % 200 == 0 or n == len(digests):
             progress(n, len(digests))
-    db = database(project)
-    try:
+    with database(project) as db:
         refs = referenced(db, None)
         wanted = refs["file"] | refs["dir"] | refs["log"] | _tree_files(store, refs["dir"])
         present = set(digests) - set(corrupt)
         missing = sorted(d for d in wanted if d not in present and d not in corrupt)
         users = users_of(db, set(missing) | set(corrupt))
-    finally:
-        db.engine.dispose()
     problems = [Problem(d, "corrupt", users.get(d, [])) for d in corrupt]
     problems += [Problem(d, "missing", users.get(d, [])) for d in missing]
     return VerifyReport(len(digests), total, problems)
@@ -109,8 +106,7 @@ def gc(
             less this, are kept.
     """
     store = store_of(project)
-    db = database(project)
-    try:
+    with database(project) as db:
         refs = referenced(db, keep_last)
         oldest_running = counts(db)["oldest_running"]
         reachable = refs["file"] | refs["dir"] | refs["log"] | refs["meta"] | _tree_files(store, refs["dir"])
@@ -120,8 +116,6 @@ def gc(
         report = _sweep(store, reachable, cutoff, dry_run)
         if keep_last is not None and not dry_run:
             prune(db, keep_last)  # their objects may now be gone: verify stops expecting them
-    finally:
-        db.engine.dispose()
     return report
 
 
@@ -164,12 +158,9 @@ def stats(project: Project) -> dict[str, Any]:
     store = store_of(project)
     objects = store.iter_objects()
     physical = sum(os.stat(store.path(d)).st_size for d in objects)
-    db = database(project)
-    try:
+    with database(project) as db:
         c = counts(db)
         refs = referenced(db, None)
-    finally:
-        db.engine.dispose()
     data = (refs["file"] | _tree_files(store, refs["dir"])) & set(objects)
     data_bytes = sum(os.stat(store.path(d)).st_size for d in data)
     executed = c["by_status"].get("completed", 0)

@@ -67,12 +67,8 @@ def _docker() -> tuple[Check, Any]:
 
 
 def _database(project: Project) -> tuple[Check, None]:
-    db = database(project)
-    try:
-        with db.engine.connect() as conn:
-            version = conn.exec_driver_sql("SELECT value FROM wfc_meta WHERE key = 'schema_version'").scalar()
-    finally:
-        db.engine.dispose()
+    with database(project) as db, db.engine.connect() as conn:
+        version = conn.exec_driver_sql("SELECT value FROM wfc_meta WHERE key = 'schema_version'").scalar()
     url = db.engine.url.render_as_string(hide_password=True)
     return Check("database", "ok", f"{url}: schema version {version} (this wfc: {SCHEMA_VERSION})"), None
 

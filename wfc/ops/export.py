@@ -42,11 +42,8 @@ def export(project: Project, ref: str, slot: str | None, dest: Path, *, force: b
         UsageError: Unknown run or slot, a run without outputs, or an existing destination.
         StepFailed: The object is missing or corrupt in the store, or the written bytes differ.
     """
-    db = database(project)
-    try:
+    with database(project) as db:
         detail = run_detail(db, find_run(db, ref))
-    finally:
-        db.engine.dispose()
     run = detail.run
     out = _pick(run.id, run.status, detail.outputs, slot)
     name = out.path.rstrip("/").rsplit("/", 1)[-1]

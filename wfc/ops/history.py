@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,9 +37,14 @@ _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def database(project: Project) -> Database:
-    """The project's lineage database through SQLAlchemy (the read side)."""
-    return open_database(project.database_url)
+@contextmanager
+def database(project: Project) -> Iterator[Database]:
+    """The project's lineage database through SQLAlchemy (the read side), released after use."""
+    db = open_database(project.database_url)
+    try:
+        yield db
+    finally:
+        db.engine.dispose()
 
 
 def store_of(project: Project) -> ObjectStore:
@@ -72,15 +78,12 @@ def history(project: Project, where: RunFilter, *, steps_of: str | None = None) 
     With a step filter (node, sample or status), pipeline runs without a matching step are left
     out. ``steps_of`` names one pipeline run (id or prefix) to list in full.
     """
-    db = database(project)
-    try:
+    with database(project) as db:
         if steps_of is not None:
             prs = [find_pipeline_run(db, steps_of)]
         else:
             prs = pipeline_runs(db, replace(where, limit=where.limit * (20 if _steps_filtered(where) else 1)))
         steps = step_runs(db, where, [pr.id for pr in prs])
-    finally:
-        db.engine.dispose()
     by_pr: dict[str, list[RunRecord]] = {}
     for run in sorted(steps, key=lambda r: r.id):
         by_pr.setdefault(run.pipeline_run_id, []).append(run)
@@ -141,11 +144,8 @@ def _seconds(start: datetime, end: datetime | None) -> float | None:
 
 def show(project: Project, ref: str) -> dict[str, Any]:
     """Everything recorded about one step run, as the ``wfc show --json`` document."""
-    db = database(project)
-    try:
+    with database(project) as db:
         detail = run_detail(db, find_run(db, ref))
-    finally:
-        db.engine.dispose()
     run, pr = detail.run, detail.pipeline_run
     doc: dict[str, Any] = {k: v for k, v in asdict(run).items() if k not in ("pid",)}
     doc["started_at"] = run.started_at.isoformat()
@@ -209,16 +209,13 @@ def logs(
     Raises:
         UsageError: Unknown run, or a run with no log (cancelled before it started).
     """
-    db = database(project)
-    try:
+    with database(project) as db:
         run = find_run(db, ref)
         path = project.root / run.log_dir / f"{stream}.log" if run.log_dir else None
         if follow and run.status == Status.RUNNING:
             assert path is not None
             _follow(db, run.id, path, out, poll)
             return
-    finally:
-        db.engine.dispose()
     if path is not None and path.is_file():
         with path.open("rb") as f:
             _copy(f, out)

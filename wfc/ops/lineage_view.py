@@ -43,12 +43,9 @@ def lineage_graph(project: Project, ref: str, *, down: bool = False) -> Graph:
     Raises:
         UsageError: Unknown or ambiguous run id.
     """
-    db = database(project)
-    try:
+    with database(project) as db:
         start = find_run(db, ref)
         runs, inputs = closure(db, start, down=down)
-    finally:
-        db.engine.dispose()
     by_id = {r.id: r for r in runs}
     edges = sorted(
         (e for e in map(_edge, inputs) if e.source in by_id or (not down and e.source.startswith("sample:"))),

@@ -61,27 +61,23 @@ def why(
     pipeline, _ = load_pipeline(pipeline_path)
     values = resolve_variables(pipeline, os.environ, variables or {})
     store = store_of(project)
-    db = database(project)
-    try:
-        with closing(open_lineage(project.database_url)) as lineage:
-            resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values)
-            steps = [
-                c
-                for c in resolver.expansion.steps()
-                if (node is None or c.node == node)
-                and (sample is None or c.sample == sample)
-                and (variant is None or c.variant.label == variant)
-            ]
-            if not steps:
-                raise _no_match(pipeline_path, [c for c in resolver.expansion.steps()], node, sample, variant)
-            out = []
-            for c in steps:
-                method_node = pipeline.node(c.node)
-                assert isinstance(method_node, MethodNode)
-                out.append(_Explainer(project, db, store, resolver).explain(method_node, c.sample, c.variant))
-            return out
-    finally:
-        db.engine.dispose()
+    with database(project) as db, closing(open_lineage(project.database_url)) as lineage:
+        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values)
+        steps = [
+            c
+            for c in resolver.expansion.steps()
+            if (node is None or c.node == node)
+            and (sample is None or c.sample == sample)
+            and (variant is None or c.variant.label == variant)
+        ]
+        if not steps:
+            raise _no_match(pipeline_path, [c for c in resolver.expansion.steps()], node, sample, variant)
+        out = []
+        for c in steps:
+            method_node = pipeline.node(c.node)
+            assert isinstance(method_node, MethodNode)
+            out.append(_Explainer(project, db, store, resolver).explain(method_node, c.sample, c.variant))
+        return out
 
 
 def _no_match(
