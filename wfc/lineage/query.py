@@ -111,23 +111,14 @@ def pipeline_runs(db: Database, where: RunFilter) -> list[PipelineRunRecord]:
         return [to_record(PipelineRunRecord, r) for r in s.execute(stmt).scalars()]
 
 
-def step_runs(db: Database, where: RunFilter, pipeline_run_ids: list[str] | None = None) -> list[RunRecord]:
-    """Step runs matching the filter, newest first; within ``pipeline_run_ids`` when given."""
-    stmt = select(Run)
-    if pipeline_run_ids is not None:
-        stmt = stmt.where(Run.pipeline_run_id.in_(pipeline_run_ids))
-    elif where.pipeline:
-        names = select(PipelineRun.id).where(
-            (PipelineRun.name == where.pipeline) | (PipelineRun.id == where.pipeline)
-        )
-        stmt = stmt.where(Run.pipeline_run_id.in_(names))
+def step_runs(db: Database, where: RunFilter, pipeline_run_ids: list[str]) -> list[RunRecord]:
+    """The step runs of these pipeline runs matching the filter's node, sample, status and since."""
+    stmt = select(Run).where(Run.pipeline_run_id.in_(pipeline_run_ids))
     for column, value in ((Run.node_id, where.node), (Run.sample, where.sample), (Run.status, where.status)):
         if value is not None:
             stmt = stmt.where(column == value)
     if where.since:
         stmt = stmt.where(Run.started_at >= where.since)
-    if pipeline_run_ids is None:
-        stmt = stmt.limit(where.limit * 50)
     with db.session() as s:
         rows = s.execute(stmt.order_by(Run.id.desc())).scalars()
         return [to_record(RunRecord, r) for r in rows]

@@ -61,8 +61,7 @@ def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _
     with database(project) as db:
         refs = referenced(db, None)
         wanted = refs["file"] | refs["dir"] | refs["log"] | _tree_files(store, refs["dir"])
-        present = set(digests) - set(corrupt)
-        missing = sorted(d for d in wanted if d not in present and d not in corrupt)
+        missing = sorted(wanted - set(digests))  # corrupt ones are reported as corrupt
         users = users_of(db, set(missing) | set(corrupt))
     problems = [Problem(d, "corrupt", users.get(d, [])) for d in corrupt]
     problems += [Problem(d, "missing", users.get(d, [])) for d in missing]

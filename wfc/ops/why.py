@@ -71,12 +71,13 @@ def why(
             and (variant is None or c.variant.label == variant)
         ]
         if not steps:
-            raise _no_match(pipeline_path, [c for c in resolver.expansion.steps()], node, sample, variant)
+            raise _no_match(pipeline_path, resolver.expansion.steps(), node, sample, variant)
+        explainer = _Explainer(project, db, store, resolver)
         out = []
         for c in steps:
             method_node = pipeline.node(c.node)
             assert isinstance(method_node, MethodNode)
-            out.append(_Explainer(project, db, store, resolver).explain(method_node, c.sample, c.variant))
+            out.append(explainer.explain(method_node, c.sample, c.variant))
         return out
 
 
