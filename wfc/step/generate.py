@@ -78,7 +78,7 @@ def generate(
     """
     chosen = backend_of(backend)
     values = values or Values()
-    gen = generate_input(project, pipeline_path)
+    gen, methods = generate_input(project, pipeline_path)
     unknown = sorted(set(values.argo.nodes) - {s.node for s in gen.steps})
     if unknown:
         nodes = sorted({s.node for s in gen.steps})
@@ -89,13 +89,13 @@ def generate(
         )
     if chosen.bundles:
         store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
-        methods = [load_method(project, ref) for ref in sorted(gen.method_dirs)]
         gen = replace(gen, bundle=archive(project, store, pipeline_path, methods))
     return chosen.render(gen, values)
 
 
-def generate_input(project: Project, pipeline_path: Path) -> GenerateInput:
-    """Expand a document and resolve what generate time can know about each step."""
+def generate_input(project: Project, pipeline_path: Path) -> tuple[GenerateInput, list[Method]]:
+    """Expand a document and resolve what generate time can know about each step; also return
+    the methods it uses (loaded once, code trees hashed once)."""
     pipeline, _ = load_pipeline(pipeline_path)
     methods: dict[str, Method] = {}
     for node in pipeline.nodes:
@@ -126,7 +126,7 @@ def generate_input(project: Project, pipeline_path: Path) -> GenerateInput:
         )
     envs = sorted({m.spec.env for m in methods.values()})
     locks = {e: f"environments/{e}/{LOCK_FILE}" for e in envs if (project.environments_dir / e).is_dir()}
-    return GenerateInput(
+    gen = GenerateInput(
         pipeline=pipeline,
         document=project.relative(pipeline_path),
         version=__version__,
@@ -140,6 +140,7 @@ def generate_input(project: Project, pipeline_path: Path) -> GenerateInput:
             if isinstance(n, MethodNode)
         },
     )
+    return gen, [methods[ref] for ref in sorted(methods)]
 
 
 def _params(
