@@ -11,9 +11,12 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from wfc.errors import UsageError, did_you_mean
+
+if TYPE_CHECKING:
+    from wfc.store.local import ObjectStore
 
 PROJECT_FILE = "wfc.toml"
 STATE_DIR = ".wfc"
@@ -108,6 +111,12 @@ class Project:
     def store_dir(self) -> Path:
         """The local object store directory."""
         return self.path(self.get("store"))
+
+    def object_store(self, link: str | None = None) -> ObjectStore:
+        """The project's content-addressed store, staging objects by ``store_link`` (or ``link``)."""
+        from wfc.store.local import ObjectStore
+
+        return ObjectStore(self.store_dir, link or self.get("store_link"))  # type: ignore[arg-type]
 
     @property
     def database_url(self) -> str:

@@ -16,7 +16,6 @@ from wfc.errors import UsageError
 from wfc.lineage import open_lineage
 from wfc.lineage.records import Lineage, SampleRecord, now
 from wfc.project import Project
-from wfc.store.local import ObjectStore
 
 LOCK_FILE = "samples.lock.json"
 # Any printable name without "/" or "@" (the version separator) that does not start with "-" or space.
@@ -39,7 +38,7 @@ def add_sample(project: Project, name: str, path: Path) -> tuple[SampleRecord, b
         )
     if not path.exists():
         raise UsageError(f"sample path not found: {path}", "check the path")
-    store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+    store = project.object_store()
     digest, size, kind = store.put(path)
     with closing(open_lineage(project.database_url)) as lineage:
         sample, created = lineage.add_sample_version(
@@ -76,7 +75,7 @@ def restore_from_lock(project: Project, lineage: Lineage, name: str) -> bool:
     ]
     if not entries:
         return False
-    store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+    store = project.object_store()
     for entry in sorted(entries, key=lambda e: int(e["version"])):
         rel, ref = str(entry["source"]), f"{name}@{entry['version']}"
         source = project.root / rel

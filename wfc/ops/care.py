@@ -17,7 +17,7 @@ from typing import Any
 
 from wfc.cache.hashing import hash_file
 from wfc.lineage.query import counts, prune, referenced, users_of
-from wfc.ops.history import database, store_of
+from wfc.ops.history import database
 from wfc.project import Project
 from wfc.store.local import ObjectCorrupt, ObjectStore
 
@@ -45,7 +45,7 @@ class VerifyReport:
 
 def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _t: None) -> VerifyReport:
     """Re-hash every object and check that every referenced one exists."""
-    store = store_of(project)
+    store = project.object_store()
     digests = store.iter_objects()
     corrupt: list[str] = []
     total = 0
@@ -104,7 +104,7 @@ def gc(
         grace: Seconds: objects modified this recently, or since the oldest running step started
             less this, are kept.
     """
-    store = store_of(project)
+    store = project.object_store()
     with database(project) as db:
         refs = referenced(db, keep_last)
         oldest_running = counts(db)["oldest_running"]
@@ -154,7 +154,7 @@ def stats(project: Project) -> dict[str, Any]:
     The dedup ratio compares the bytes the records describe (every run's outputs, hits included,
     and every sample) with the bytes their distinct data objects occupy in the store.
     """
-    store = store_of(project)
+    store = project.object_store()
     objects = store.iter_objects()
     physical = sum(os.stat(store.path(d)).st_size for d in objects)
     with database(project) as db:

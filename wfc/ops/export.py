@@ -17,9 +17,9 @@ from wfc.cache.hashing import hash_file
 from wfc.errors import StepFailed, UsageError, did_you_mean
 from wfc.lineage.query import find_run, run_detail
 from wfc.lineage.records import OutputRecord
-from wfc.ops.history import database, store_of
+from wfc.ops.history import database
 from wfc.project import Project
-from wfc.store.local import ObjectStore
+from wfc.store.local import Kind, ObjectStore
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,14 @@ def export(project: Project, ref: str, slot: str | None, dest: Path, *, force: b
             f"{target} already exists: not overwriting it",
             "choose another destination, or pass --force to replace it",
         )
-    store = store_of(project)
-    store.verify(out.content_hash, "dir" if out.kind == "dir" else "file")
+    store = project.object_store("copy")  # the user's copy must not share the store's inodes
+    kind: Kind = "dir" if out.kind == "dir" else "file"
+    store.verify(out.content_hash, kind)  # before anything is written (materialize reuses the check)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".wfc-export-"))
     try:
         staged = tmp / "out"
-        copier = store_of(project)
-        copier.link = "copy"
-        copier.materialize(out.content_hash, "dir" if out.kind == "dir" else "file", staged)
+        store.materialize(out.content_hash, kind, staged)
         _check(store, out, staged)
         _writable(staged)
         _replace(staged, target)

@@ -31,7 +31,6 @@ from wfc.lineage.query import (
 from wfc.lineage.records import RunRecord, now
 from wfc.model.status import Status
 from wfc.project import Project
-from wfc.store.local import ObjectStore
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -45,11 +44,6 @@ def database(project: Project) -> Iterator[Database]:
         yield db
     finally:
         db.engine.dispose()
-
-
-def store_of(project: Project) -> ObjectStore:
-    """The project's object store."""
-    return ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -228,7 +222,7 @@ def logs(
         )
     if run.cache_source_id:
         note(f"(logs of run {run.cache_source_id}, which cached run {run.id} reused)")
-    store = store_of(project)
+    store = project.object_store()
     store.verify(digest)
     with store.path(digest).open("rb") as f:
         _copy(f, out)

@@ -23,7 +23,7 @@ from wfc.lineage.db import Database
 from wfc.lineage.query import inputs_of, latest_runs, run_by_id
 from wfc.lineage.records import RunRecord
 from wfc.model.pipeline import MethodNode, load_pipeline
-from wfc.ops.history import database, store_of
+from wfc.ops.history import database
 from wfc.project import Project
 from wfc.step.lifecycle import find_reusable
 from wfc.step.resolve import InputItem, ResolvedStep, Resolver, UpstreamMissing
@@ -60,7 +60,7 @@ def why(
     """
     pipeline, _ = load_pipeline(pipeline_path)
     values = resolve_variables(pipeline, os.environ, variables or {})
-    store = store_of(project)
+    store = project.object_store()
     with database(project) as db, closing(open_lineage(project.database_url)) as lineage:
         resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values)
         steps = [

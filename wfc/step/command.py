@@ -167,7 +167,6 @@ def _in_bundle(project: Any, digest: str, document: Path, overrides: dict[str, s
     from wfc.cache.hashing import hex_of
     from wfc.project import Project
     from wfc.step.bundle import unpack
-    from wfc.store.local import ObjectStore
 
     try:
         hex_of(digest)
@@ -179,7 +178,7 @@ def _in_bundle(project: Any, digest: str, document: Path, overrides: dict[str, s
 
     cache = Path(os.environ.get("TMPDIR") or project.state_dir) / "wfc-bundles"
     try:
-        root = unpack(ObjectStore(project.store_dir, "copy"), digest, cache)
+        root = unpack(project.object_store("copy"), digest, cache)
     except ObjectMissing:
         raise ObjectMissing(
             f"bundle {digest} is not in the store ({project.store_dir})",

@@ -29,7 +29,6 @@ from wfc.project import Project
 from wfc.runtime.environments import LOCK_FILE, wfc_image_tag
 from wfc.step.bundle import archive
 from wfc.step.methods import Method, load_method
-from wfc.store.local import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def generate(
             "method nodes: " + ", ".join(nodes),
         )
     if chosen.bundles:
-        store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+        store = project.object_store()
         gen = replace(gen, bundle=archive(project, store, pipeline_path, methods))
     return chosen.render(gen, values)
 

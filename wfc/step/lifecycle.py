@@ -108,7 +108,7 @@ def run_step(
     warm = warm or Warm()
     pipeline, raw = _load(pipeline_path, warm)
     lineage = open_lineage(project.database_url)
-    store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+    store = project.object_store()
     values = resolve_variables(pipeline, os.environ, variables or {})
     step = Resolver(project, pipeline, lineage, str(pipeline_path), values, warm).resolve(
         node, sample, variant

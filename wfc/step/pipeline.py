@@ -43,7 +43,6 @@ from wfc.step.generate import generate
 from wfc.step.lifecycle import record_hit, start_pipeline_run
 from wfc.step.resolve import Resolver, Warm
 from wfc.step.worker import Worker
-from wfc.store.local import ObjectStore
 
 SNAKEMAKE = (
     "import sys; sys.setrecursionlimit(1000000); from snakemake.cli import main; "
@@ -354,7 +353,7 @@ def _complete(
 
     latest = recorded()
     if not stopped and not interrupted:  # Snakemake found these up to date: record the hits here
-        store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+        store = project.object_store()
         document = str(pipeline_path.resolve())
         for step in steps:
             if (step.node, step.sample, step.variant.label) in latest:

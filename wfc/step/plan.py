@@ -15,7 +15,6 @@ from wfc.model.pipeline import MethodNode, load_pipeline
 from wfc.project import Project
 from wfc.step.lifecycle import find_reusable
 from wfc.step.resolve import Resolver, UpstreamMissing
-from wfc.store.local import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def plan(project: Project, pipeline_path: Path, variables: dict[str, str] | None
         UsageError: The document, a method or a param is invalid.
     """
     pipeline, _ = load_pipeline(pipeline_path)
-    store = ObjectStore(project.store_dir, project.get("store_link"))  # type: ignore[arg-type]
+    store = project.object_store()
     values = resolve_variables(pipeline, os.environ, variables or {})
     planned: list[PlannedStep] = []
     seen: dict[str, str] = {}
