@@ -52,7 +52,14 @@ class ExecResult:
 
 
 class Runtime(Protocol):
-    """Runs a method and reports how it ended."""
+    """Runs a method and reports how it ended.
+
+    Attributes:
+        isolated: Whether the method runs in its own mount namespace, where read-only mounts
+            protect staged inputs whoever it runs as (False: file modes are all there is).
+    """
+
+    isolated: bool
 
     def run(self, spec: ExecSpec) -> ExecResult:
         """Run to completion, writing stdout and stderr to the spec's log files."""

@@ -45,6 +45,8 @@ def docker_client() -> Any:
 class DockerRuntime:
     """Runs methods in Docker containers."""
 
+    isolated = True  # inputs are mounted read-only
+
     def __init__(self, client: Any | None = None) -> None:
         self._client = client
 

@@ -122,7 +122,7 @@ def _stage_inputs(ex: Execution) -> dict[str, list[str]]:
     root = ex.run_dir / "inputs"
     root.mkdir(parents=True, exist_ok=True)
     store = ex.store
-    if os.geteuid() == 0 and not getattr(ex.runtime, "isolated", True):
+    if os.geteuid() == 0 and not ex.runtime.isolated:
         # root outside a container could write through a link into the store: give it copies
         store = ObjectStore(ex.store.root, "copy")
     for item in ex.step.inputs:
