@@ -77,7 +77,7 @@ def test_delimiters_prevent_concatenation_collisions() -> None:
 
 
 def test_contract_leaves_out_descriptions_and_resources(fake_env: Proj) -> None:
-    from wfc.step.methods import load_method
+    from wfc.methods import load_method
 
     project = Project.load(fake_env.root)
     spec = fake_env.root / "methods" / "t" / "probe" / "method.yaml"

@@ -95,8 +95,8 @@ def plan_cmd(
     def body() -> None:
         from dataclasses import asdict
 
+        from wfc.pipeline.plan import plan
         from wfc.step.command import parse_vars
-        from wfc.step.plan import plan
 
         if explain:
             from wfc.cli.history import explain_steps, print_explained
@@ -138,7 +138,7 @@ def validate_cmd(
         import os
         from dataclasses import asdict
 
-        from wfc.step.validate import validate
+        from wfc.pipeline.validate import validate
 
         problems = validate(_project(project), pipeline, dict(os.environ))
         errors = [p for p in problems if p.severity == "error"]
@@ -211,7 +211,7 @@ def compile_cmd(
 
         from wfc.atomic import write_text_atomic
         from wfc.compile.values import load_values
-        from wfc.step.generate import backend_of, generate
+        from wfc.pipeline.generate import backend_of, generate
 
         chosen = backend_of(backend)
         merged = load_values(list(values or []))
@@ -256,8 +256,8 @@ def run_pipeline_cmd(
     """
 
     def body() -> int:
+        from wfc.pipeline.run import run_pipeline
         from wfc.step.command import parse_vars
-        from wfc.step.pipeline import run_pipeline
 
         live = sys.stderr.isatty()
 

@@ -271,8 +271,8 @@ def metrics_clean(
     """
 
     def body() -> None:
+        from wfc import metrics
         from wfc.errors import InfraError, UsageError
-        from wfc.step import metrics
 
         url = _project(project).get("pushgateway")
         if not url:

@@ -25,8 +25,8 @@ def env_list(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: Ver
     """
 
     def body() -> None:
+        from wfc.environments.build import list_environments, read_lock
         from wfc.errors import UsageError
-        from wfc.runtime.environments import list_environments, read_lock
 
         proj = _project(project)
         rows = []
@@ -64,7 +64,7 @@ def env_show(
     """
 
     def body() -> None:
-        from wfc.runtime.environments import read_lock
+        from wfc.environments.build import read_lock
 
         lock = read_lock(_project(project), name)
         if json_out:
@@ -100,7 +100,7 @@ def env_build(
     """
 
     def body() -> None:
-        from wfc.runtime.environments import build_environment
+        from wfc.environments.build import build_environment
 
         lock = build_environment(
             _project(project),

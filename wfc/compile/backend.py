@@ -1,6 +1,6 @@
 """What every generate-time backend receives: the concrete steps of a pipeline, ready to render.
 
-The step layer (``wfc.step.generate``) loads methods and environment locks and builds a
+The step layer (``wfc.pipeline.generate``) loads methods and environment locks and builds a
 :class:`GenerateInput`; a backend is a pure function of it and the merged values, returning its
 files by relative name. Adding a backend is one module plus one registry entry.
 """

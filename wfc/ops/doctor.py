@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from wfc.environments.build import list_environments, read_lock
 from wfc.errors import WfcError
 from wfc.lineage.records import SCHEMA_VERSION
 from wfc.ops.history import database
 from wfc.project import Project
-from wfc.runtime.environments import image_present, list_environments, read_lock
+from wfc.runtime.docker import image_present
 
 MIN_FREE_BYTES = 1 << 30
 

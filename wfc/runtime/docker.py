@@ -42,6 +42,30 @@ def docker_client() -> Any:
     return client
 
 
+def require_image(client: Any, env: str, image_id: str) -> None:
+    """Refuse, before anything runs, an environment whose built image Docker no longer has.
+
+    Raises:
+        UsageError: The image is missing (the hint says how to rebuild it).
+    """
+    if not image_present(client, image_id):
+        raise UsageError(
+            f"the image of environment '{env}' ({image_id[:19]}…) is not in Docker",
+            f"rebuild it with `wfc env build {env}`",
+        )
+
+
+def image_present(client: Any, image_id: str) -> bool:
+    """Whether Docker has the image."""
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(image_id)
+    except ImageNotFound:
+        return False
+    return True
+
+
 class DockerRuntime:
     """Runs methods in Docker containers."""
 

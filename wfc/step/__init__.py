@@ -1,5 +1,4 @@
-"""The run-step lifecycle: resolve -> key -> claim -> hit or execute -> collect -> archive -> record.
-
-This package is the only one that coordinates the cache, the store, the lineage database and the
-runtime; ``run_step`` is the library function behind ``wfc run-step``.
+"""The lifecycle of one concrete step: resolve -> key -> claim -> hit or execute -> collect ->
+archive -> record (BRIEF §6). ``run_step`` is the library function behind ``wfc run-step``; the
+orchestration of many steps lives in ``wfc.pipeline``.
 """

@@ -1,6 +1,6 @@
 """The ``run-step`` command line as a library function: argv in, printed text and exit code out.
 
-The CLI process (``wfc.cli.run_step``) and the ``run-pipeline`` worker (``wfc.step.worker``) both
+The CLI process (``wfc.cli.run_step``) and the ``run-pipeline`` worker (``wfc.pipeline.worker``) both
 run steps through :func:`invoke`, so a step behaves and prints the same however it is launched.
 """
 
@@ -164,9 +164,9 @@ def touch_marker(path: Path) -> None:
 
 def _in_bundle(project: Any, digest: str, document: Path, overrides: dict[str, str]) -> tuple[Any, Path]:
     """The project seen through an archived bundle: its methods, its pipeline document."""
+    from wfc.bundle import unpack
     from wfc.cache.hashing import hex_of
     from wfc.project import Project
-    from wfc.step.bundle import unpack
 
     try:
         hex_of(digest)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wfc import __version__
+from wfc import __version__, metrics
 from wfc.cache.hashing import hash_bytes
 from wfc.compile.variables import resolve_variables
 from wfc.errors import StepFailed, UsageError
@@ -37,7 +37,6 @@ from wfc.model.pipeline import Pipeline, load_pipeline
 from wfc.model.status import Status
 from wfc.project import Project
 from wfc.runtime.base import Runtime
-from wfc.step import metrics
 from wfc.step.claim import claim
 from wfc.step.execute import Execution, execute
 from wfc.step.resolve import ResolvedStep, Resolver, Warm
@@ -423,8 +422,7 @@ def _default_runtime(project: Project, step: ResolvedStep) -> Runtime:
         return ProcessRuntime()  # wfc runs inside the environment's image already
     if name != "docker":
         raise UsageError(f"unknown runtime '{name}'", "set WFC_RUNTIME / runtime to docker or process")
-    from wfc.runtime.docker import DockerRuntime
-    from wfc.runtime.environments import require_image
+    from wfc.runtime.docker import DockerRuntime, require_image
 
     runtime = DockerRuntime()
     require_image(runtime.client, step.env_name, step.env_digest)

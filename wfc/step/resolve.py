@@ -16,15 +16,15 @@ from wfc.cache.hashing import hash_json
 from wfc.cache.key import StepIdentity, step_key
 from wfc.compile.expand import ConcreteStep, Expansion, Variant, sample_ref, step_name
 from wfc.compile.variables import substitute
+from wfc.environments.build import read_lock
 from wfc.errors import UsageError, did_you_mean
 from wfc.lineage.records import Lineage
+from wfc.methods import Method, load_method
 from wfc.model.environment import EnvLock
 from wfc.model.pipeline import InputNode, Link, MethodNode, Pipeline
 from wfc.project import Project
 from wfc.runtime.base import Runtime
-from wfc.runtime.environments import read_lock
 from wfc.samples import restore_from_lock
-from wfc.step.methods import Method, load_method
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from wfc.cache.hashing import hex_of, is_ignored
+from wfc.methods import Method
 from wfc.project import Project
-from wfc.step.methods import Method
 from wfc.store.local import ObjectStore
 
 

@@ -37,12 +37,12 @@ from wfc.lineage.ids import STEP_PREFIX, new_id
 from wfc.lineage.records import Lineage, RunRecord, now
 from wfc.model.pipeline import MethodNode, Pipeline, load_pipeline
 from wfc.model.status import Status
+from wfc.pipeline.generate import generate
+from wfc.pipeline.worker import Worker
 from wfc.project import Project
 from wfc.step.command import Reply, invoke
-from wfc.step.generate import generate
 from wfc.step.lifecycle import record_hit, start_pipeline_run
 from wfc.step.resolve import Resolver, Warm
-from wfc.step.worker import Worker
 
 SNAKEMAKE = (
     "import sys; sys.setrecursionlimit(1000000); from snakemake.cli import main; "
@@ -208,8 +208,7 @@ def _preflight(resolver: Resolver, steps: list[ConcreteStep]) -> dict[str, dict[
         env = resolver.method(node.method).spec.env
         digests[env] = resolver.lock(env).image_id
     if resolver.project.get("runtime") == "docker" and steps:
-        from wfc.runtime.docker import docker_client
-        from wfc.runtime.environments import require_image
+        from wfc.runtime.docker import docker_client, require_image
 
         client = docker_client()
         for env, digest in sorted(digests.items()):

@@ -15,20 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from wfc import __version__
+from wfc.bundle import archive
 from wfc.compile.argo import render_argo
 from wfc.compile.backend import GenerateInput, Render, StepPlan
 from wfc.compile.dvc import render_dvc
 from wfc.compile.expand import Expansion
 from wfc.compile.snakefile import compile_snakefile, run_step_argv, step_id
 from wfc.compile.variables import VAR_KEY, resolve_variables
+from wfc.environments.build import LOCK_FILE, wfc_image_tag
 from wfc.errors import UsageError, did_you_mean
+from wfc.methods import Method, load_method
 from wfc.model.method import MethodSpec
 from wfc.model.pipeline import MethodNode, load_pipeline
 from wfc.model.values import Values
 from wfc.project import Project
-from wfc.runtime.environments import LOCK_FILE, wfc_image_tag
-from wfc.step.bundle import archive
-from wfc.step.methods import Method, load_method
 
 
 @dataclass(frozen=True)

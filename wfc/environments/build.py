@@ -26,6 +26,7 @@ from wfc.errors import StepFailed, UsageError, did_you_mean
 from wfc.model.base import first_error
 from wfc.model.environment import EnvLock
 from wfc.project import Project
+from wfc.runtime.docker import image_present
 
 LOCK_FILE = "env.lock.json"
 CA_NAME = "wfc-ca-bundle.crt"
@@ -104,7 +105,7 @@ def build_environment(
     with_wfc: bool = False,
 ) -> EnvLock:
     """Build an environment's image and write its lock; with ``with_wfc``, also the image with
-    wfc inside (``wfc.runtime.with_wfc``), recorded in the lock as ``wfc_tag``/``wfc_image_id``.
+    wfc inside (``wfc.environments.with_wfc``), recorded in the lock as ``wfc_tag``/``wfc_image_id``.
 
     Raises:
         UsageError: Unknown environment or unreadable CA bundle.
@@ -132,7 +133,7 @@ def build_environment(
         image_id = _docker_build(client, context, tag, buildargs, echo=echo, base=base, name=name)
     wfc_layer: dict[str, str] = {}
     if with_wfc:
-        from wfc.runtime.with_wfc import prepare_context
+        from wfc.environments.with_wfc import prepare_context
 
         with tempfile.TemporaryDirectory(prefix="wfc-build-") as tmp:
             context = Path(tmp)
@@ -156,30 +157,6 @@ def build_environment(
     )
     write_text_atomic(directory / LOCK_FILE, lock.model_dump_json(by_alias=True, indent=2) + "\n")
     return lock
-
-
-def require_image(client: Any, env: str, image_id: str) -> None:
-    """Refuse, before anything runs, an environment whose built image Docker no longer has.
-
-    Raises:
-        UsageError: The image is missing (the hint says how to rebuild it).
-    """
-    if not image_present(client, image_id):
-        raise UsageError(
-            f"the image of environment '{env}' ({image_id[:19]}…) is not in Docker",
-            f"rebuild it with `wfc env build {env}`",
-        )
-
-
-def image_present(client: Any, image_id: str) -> bool:
-    """Whether Docker has the image."""
-    from docker.errors import ImageNotFound
-
-    try:
-        client.images.get(image_id)
-    except ImageNotFound:
-        return False
-    return True
 
 
 def _with_ca(dockerfile: str) -> str:
