@@ -68,8 +68,8 @@ def test_link_without_slot_to_a_method_with_several_inputs(fake_env: Proj) -> No
     doc = probe_pipeline()
     doc["links"] = [{"from": "data", "to": "probe"}]
     assert _error(_two_inputs(fake_env), doc) == (
-        "link to 'probe' must name a slot: t/probe has inputs ['data', 'ref']",
-        'write "to": "probe.SLOT"',
+        "'probe' has no input slot (none)",
+        'write "to": "probe.SLOT" with one of: data, ref',
     )
 
 
@@ -77,14 +77,14 @@ def test_link_to_an_unknown_input_slot(fake_env: Proj) -> None:
     doc = probe_pipeline()
     doc["links"] = [{"from": "data", "to": "probe.dta"}]
     assert _error(fake_env, doc) == (
-        "link to 'probe.dta': t/probe has no input slot 'dta' (did you mean 'data'?)",
-        "input slots: data",
+        "'probe' has no input slot dta (did you mean 'data'?)",
+        'write "to": "probe.SLOT" with one of: data',
     )
 
 
 def test_required_slot_not_fed(fake_env: Proj) -> None:
     assert _error(_two_inputs(fake_env), probe_pipeline()) == (
-        "node 'probe': required input slot 'ref' is not fed by any link",
+        "required input slot 'ref' of 'probe' is not fed",
         'add a link {"from": "...", "to": "probe.ref"}',
     )
 
@@ -94,7 +94,7 @@ def test_several_inputs_into_a_slot_that_is_not_multiple(fake_env: Proj) -> None
     doc["nodes"].append({"id": "more", "samples": ["s1"], "mode": "all"})
     doc["links"].append({"from": "more", "to": "probe.data"})
     assert _error(fake_env, doc) == (
-        "node 'probe': input slot 'data' receives 2 inputs but is not multiple",
+        "input slot 'data' of 'probe' receives several inputs but is not multiple",
         "declare inputs.data.multiple: true in method.yaml, or feed it one input",
     )
 
@@ -115,14 +115,14 @@ def test_upstream_output_slot_errors(fake_env: Proj) -> None:
     doc["nodes"].append({"id": "tree", "method": "t/tree"})
     doc["links"] = [{"from": "data", "to": "tree.data"}, {"from": "tree.tre", "to": "probe.data"}]
     assert _error(fake_env, doc) == (
-        "link from 'tree.tre': no such output slot (did you mean 'tree'?)",
-        "output slots: tree",
+        "'tree' has no output slot tre (did you mean 'tree'?)",
+        'write "from": "tree.SLOT" with one of: tree',
     )
     spec.write_text(spec.read_text() + "  other: {file: other.txt}\n")
     doc["links"][1] = {"from": "tree", "to": "probe.data"}
     assert _error(fake_env, doc) == (
-        "link from 'tree' must name a slot: t/tree has outputs ['tree', 'other']",
-        'write "from": "tree.SLOT"',
+        "'tree' has no output slot (none)",
+        'write "from": "tree.SLOT" with one of: tree, other',
     )
 
 

@@ -56,3 +56,33 @@ def unpack(store: ObjectStore, digest: str, cache: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def open_bundle(project: Project, digest: str, document: Path) -> tuple[Project, Path]:
+    """The project seen through an archived bundle: its methods, and the bundled ``document``
+    (a path inside the bundle).
+
+    Raises:
+        UsageError: ``digest`` is not a blake3 digest.
+        ObjectMissing: The bundle is not in this project's store.
+    """
+    from wfc.errors import UsageError
+    from wfc.store.local import ObjectMissing
+
+    try:
+        hex_of(digest)
+    except ValueError:
+        raise UsageError(
+            f"--bundle {digest!r} is not a blake3 digest", "pass the digest wfc compile wrote"
+        ) from None
+    cache = Path(os.environ.get("TMPDIR") or project.state_dir) / "wfc-bundles"
+    try:
+        root = unpack(project.object_store("copy"), digest, cache)
+    except ObjectMissing:
+        raise ObjectMissing(
+            f"bundle {digest} is not in the store ({project.store_dir})",
+            "point WFC_STORE at the store `wfc compile` archived it in, or compile again against this one",
+        ) from None
+    overrides = {k: s.value for k, s in project.settings.items() if s.source == "option"}
+    bundled = Project.load(project.root, {**overrides, "methods_dir": str(root / "methods")})
+    return bundled, root / document

@@ -1,9 +1,12 @@
 """Text that commands print, shared by the CLI process and the run-pipeline worker: JSON
-documents, ``error:`` / ``hint:`` lines and plain tables."""
+documents (every ``--json`` output is an API value passed through :func:`to_document`),
+``error:`` / ``hint:`` lines and plain tables."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from enum import Enum
 from typing import Any
 
 
@@ -12,6 +15,24 @@ def error_text(message: str, hint: str, code: int, json_mode: bool) -> tuple[str
     if json_mode:
         return json_text({"error": message, "hint": hint, "exit_code": int(code)}), ""
     return "", f"error: {message}\n" + (f"hint: {hint}\n" if hint else "")
+
+
+def to_document(value: Any) -> Any:
+    """An API value as plain JSON data: a dataclass becomes an object (led by ``"schema"`` when
+    its class declares ``SCHEMA``), enums their values, tuples lists, paths and times strings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        doc = {f.name: to_document(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        schema = getattr(type(value), "SCHEMA", None)
+        return {"schema": schema, **doc} if schema else doc
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): to_document(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_document(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)  # paths, times
 
 
 def json_text(document: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""The project: where a wfc project lives on disk and its effective settings.
+"""The project: where a wfc project lives on disk, its effective settings and its git state.
 
 A :class:`Project` is passed explicitly to everything that touches disk, the store, the database
 or the runtime; there is no global state. Settings follow one precedence everywhere (BRIEF §3):
@@ -178,3 +178,23 @@ def _read_toml(path: Path) -> dict[str, object]:
         if not isinstance(value, str):
             raise UsageError(f"{path}: setting '{key}' must be a string", f'write it as {key} = "..."')
     return data
+
+
+def git_commit(root: Path) -> str | None:
+    """The commit checked out in the repository holding ``root``, read from ``.git`` (no subprocess)."""
+    for directory in (root, *root.parents):
+        git = directory / ".git"
+        if git.is_dir():
+            head = (git / "HEAD").read_text().strip()
+            if not head.startswith("ref: "):
+                return head
+            ref = head.removeprefix("ref: ")
+            if (git / ref).is_file():
+                return (git / ref).read_text().strip()
+            packed = git / "packed-refs"
+            if packed.is_file():
+                for line in packed.read_text().splitlines():
+                    if line.endswith(" " + ref):
+                        return line.split(" ", 1)[0]
+            return None
+    return None

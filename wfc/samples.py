@@ -1,7 +1,8 @@
 """Registering samples: content into the store, a version row in the database, a line in the lock.
 
 ``samples.lock.json`` (committed) lists every registered version with its content hash and its
-project-relative source path, so a fresh checkout can find and verify sample sources later.
+project-relative source path, so a fresh checkout can find and verify sample sources later:
+``restore_from_lock`` registers them (a run does), ``sample_from_lock`` reads them (a plan does).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import re
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from wfc.atomic import write_text_atomic
 from wfc.errors import UsageError
@@ -67,33 +69,80 @@ def restore_from_lock(project: Project, lineage: Lineage, name: str) -> bool:
     Raises:
         UsageError: A locked source is missing or no longer has the locked content.
     """
-    path = project.root / LOCK_FILE
-    if not path.is_file():
-        return False
-    entries = [
-        e for e in json.loads(path.read_text(encoding="utf-8")).get("samples", []) if e["name"] == name
-    ]
+    entries = _locked(project, name)
     if not entries:
         return False
     store = project.object_store()
-    for entry in sorted(entries, key=lambda e: int(e["version"])):
-        rel, ref = str(entry["source"]), f"{name}@{entry['version']}"
-        source = project.root / rel
-        if not source.exists():
-            raise UsageError(
-                f"sample {ref} is not registered here and its source {rel} is missing",
-                f"restore the file, or register the sample again: wfc sample add {name} PATH",
-            )
+    for entry in entries:
+        source, rel = _source(project, entry)
         digest, size, kind = store.put(source)
         if digest != entry["hash"]:
-            raise UsageError(
-                f"sample {ref}: {rel} no longer has the content recorded in {LOCK_FILE}",
-                f"restore the original file, or register the new content: wfc sample add {name} {rel}",
-            )
+            raise _changed(name, entry)
         lineage.add_sample_version(
             SampleRecord(name, 0, digest, kind, source.resolve().name, size, rel, now())
         )
     return True
+
+
+def sample_from_lock(project: Project, name: str, version: int | None = None) -> SampleRecord | None:
+    """A sample version as :func:`restore_from_lock` would register it (the newest when
+    ``version`` is None), read from ``samples.lock.json`` without writing anything: for commands
+    that only read (plan, why, validate). None when the lock does not list it.
+
+    Only cheap checks are made: the source exists and, for a file, has the locked size. Its
+    content is not hashed; the restore that a run performs hashes it and refuses a difference.
+
+    Raises:
+        UsageError: The locked source is missing, or a file's size differs from the lock.
+    """
+    entries = [e for e in _locked(project, name) if version is None or int(e["version"]) == version]
+    if not entries:
+        return None
+    entry = entries[-1]
+    source, rel = _source(project, entry)
+    kind = "dir" if source.is_dir() else "file"
+    if kind == "file" and source.stat().st_size != int(entry["size"]):
+        raise _changed(name, entry)
+    return SampleRecord(
+        name=name,
+        version=int(entry["version"]),
+        content_hash=str(entry["hash"]),
+        kind=kind,
+        original_name=source.resolve().name,
+        size=int(entry["size"]),
+        source_path=rel,
+        registered_at=now(),
+    )
+
+
+def _locked(project: Project, name: str) -> list[dict[str, Any]]:
+    """The lock's entries for ``name``, oldest version first."""
+    path = project.root / LOCK_FILE
+    if not path.is_file():
+        return []
+    entries = [
+        e for e in json.loads(path.read_text(encoding="utf-8")).get("samples", []) if e["name"] == name
+    ]
+    return sorted(entries, key=lambda e: int(e["version"]))
+
+
+def _source(project: Project, entry: dict[str, Any]) -> tuple[Path, str]:
+    rel, name = str(entry["source"]), entry["name"]
+    source = project.root / rel
+    if not source.exists():
+        raise UsageError(
+            f"sample {name}@{entry['version']} is not registered here and its source {rel} is missing",
+            f"restore the file, or register the sample again: wfc sample add {name} PATH",
+        )
+    return source, rel
+
+
+def _changed(name: str, entry: dict[str, Any]) -> UsageError:
+    rel = entry["source"]
+    return UsageError(
+        f"sample {name}@{entry['version']}: {rel} no longer has the content recorded in {LOCK_FILE}",
+        f"restore the original file, or register the new content: wfc sample add {name} {rel}",
+    )
 
 
 def list_samples(project: Project) -> list[SampleRecord]:

@@ -1,20 +1,25 @@
 """The CLI's single error boundary and its output helpers (BRIEF §6b).
 
-Every command body runs inside :func:`guarded`: a :class:`~wfc.errors.WfcError` becomes
-``error: …`` and ``hint: …`` on stderr (or ``{"error", "hint", "exit_code"}`` on stdout under
-``--json``) and its documented exit code; Ctrl-C exits 130; a traceback is shown only with
-``--verbose``.
+Every command runs inside :func:`guarded`, applied by the :func:`guard` decorator: a
+:class:`~wfc.errors.WfcError` becomes ``error: …`` and ``hint: …`` on stderr (or
+``{"error", "hint", "exit_code"}`` on stdout under ``--json``) and its documented exit code;
+Ctrl-C exits 130; a traceback is shown only with ``--verbose``. A command's ``--json`` output is
+one API value printed by :func:`emit_json`.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, ParamSpec, overload
 
 from wfc.errors import ExitCode, WfcError
 from wfc.output import error_text, json_text
+
+P = ParamSpec("P")
+JsonWhen = Callable[[Mapping[str, Any]], bool]
 
 
 def guarded(body: Callable[[], int | None], *, json_mode: bool = False, verbose: bool = False) -> NoReturn:
@@ -37,6 +42,39 @@ def guarded(body: Callable[[], int | None], *, json_mode: bool = False, verbose:
     sys.exit(int(code))
 
 
+def _json_flag(kwargs: Mapping[str, Any]) -> bool:
+    return bool(kwargs.get("json_out"))
+
+
+@overload
+def guard(command: Callable[P, int | None], /) -> Callable[P, None]: ...
+@overload
+def guard(*, json_when: JsonWhen) -> Callable[[Callable[P, int | None]], Callable[P, None]]: ...
+def guard(
+    command: Callable[P, int | None] | None = None, /, *, json_when: JsonWhen = _json_flag
+) -> Callable[P, None] | Callable[[Callable[P, int | None]], Callable[P, None]]:
+    """Run a command inside the error boundary; it may return an exit code (``None`` is 0).
+
+    Errors are JSON documents when the command's ``json_out`` keyword is true (or, given
+    ``json_when``, when that says so from the keywords); tracebacks show with its ``verbose``.
+    typer sees the command's own signature (``functools.wraps`` sets ``__wrapped__``)::
+
+        @app.command("show")
+        @guard
+        def show_cmd(run: RunArg, json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None: ...
+    """
+
+    def decorate(func: Callable[P, int | None]) -> Callable[P, None]:
+        @functools.wraps(func)
+        def bounded(*args: P.args, **kwargs: P.kwargs) -> None:
+            json_mode, verbose = json_when(kwargs), bool(kwargs.get("verbose"))
+            guarded(lambda: func(*args, **kwargs), json_mode=json_mode, verbose=verbose)
+
+        return bounded
+
+    return decorate if command is None else decorate(command)
+
+
 def _report(message: str, hint: str, code: int, json_mode: bool, verbose: bool) -> int:
     if verbose:
         traceback.print_exc()
@@ -46,9 +84,11 @@ def _report(message: str, hint: str, code: int, json_mode: bool, verbose: bool) 
     return code
 
 
-def emit_json(document: dict[str, Any]) -> None:
-    """Print one JSON document on stdout."""
-    sys.stdout.write(json_text(document))
+def emit_json(value: object) -> None:
+    """Print an API value (see :mod:`wfc.api`) on stdout as one JSON document: ``api.to_json``."""
+    from wfc.api import to_json
+
+    sys.stdout.write(json_text(to_json(value)))
 
 
 def say(message: str) -> None:

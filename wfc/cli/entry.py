@@ -8,12 +8,7 @@ import sys
 def main() -> None:
     """Entry point of the ``wfc`` command."""
     argv = sys.argv[1:]
-    if argv and argv[0] == "run-step":
-        from wfc.cli.thin import forward
-
-        code = forward(argv[1:])  # under run-pipeline: a warm worker runs the step
-        if code is not None:
-            sys.exit(code)
+    if argv and argv[0] == "run-step":  # light and fast: no typer (under run-pipeline, a warm worker runs it)
         from wfc.cli.run_step import main as run_step_main
 
         run_step_main(argv[1:])

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from wfc.cli.app import JsonOpt, ProjectOpt, VerboseOpt, _project, app
-from wfc.cli.boundary import emit_json, guarded, say
+from wfc.cli.app import app
+from wfc.cli.boundary import emit_json, guard, say
+from wfc.cli.options import JsonOpt, PipelineArg, ProjectOpt, VerboseOpt, load_project
 from wfc.output import table
 
 cache_app = typer.Typer(help="Check, prune and measure the object store.", no_args_is_help=True)
@@ -21,49 +21,39 @@ app.add_typer(metrics_app, name="metrics")
 
 
 @cache_app.command("verify")
-def cache_verify(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+@guard
+def cache_verify(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False) -> int:
     """Re-hash every object in the store and look for referenced objects that are missing; exit 1
     when any is corrupt (it is moved to quarantine) or missing.
 
     Example: wfc cache verify
     """
+    from wfc import api
 
-    def body() -> int:
-        from wfc.ops.care import verify
+    live = sys.stderr.isatty() and not json_out
 
-        live = sys.stderr.isatty() and not json_out
-
-        def progress(done: int, total: int) -> None:
-            if live:
-                sys.stderr.write(f"\r\x1b[Kverifying {done}/{total} objects")
-
-        report = verify(_project(project), progress)
+    def progress(done: int, total: int) -> None:
         if live:
-            sys.stderr.write("\n")
-        problems = [{"hash": p.digest, "problem": p.problem, "used_by": p.used_by} for p in report.problems]
-        if json_out:
-            emit_json(
-                {
-                    "schema": "wfc.cache-verify/1",
-                    "objects": report.objects,
-                    "bytes": report.bytes,
-                    "problems": problems,
-                }
-            )
-        else:
-            for p in report.problems:
-                users = ", ".join(p.used_by) or "nothing recorded"
-                say(f"{p.problem}: {p.digest} (used by {users})")
-            verdict = f"{len(report.problems)} problems" if report.problems else "all good"
-            say(f"verified {report.objects} objects ({report.bytes} bytes): {verdict}")
-            if report.problems:
-                say("hint: re-run the steps that made them (`wfc run-pipeline` re-executes what is missing)")
-        return 1 if report.problems else 0
+            sys.stderr.write(f"\r\x1b[Kverifying {done}/{total} objects")
 
-    guarded(body, json_mode=json_out, verbose=verbose)
+    report = api.cache_verify(load_project(project), progress=progress)
+    if live:
+        sys.stderr.write("\n")
+    if json_out:
+        emit_json(report)
+    else:
+        for p in report.problems:
+            users = ", ".join(p.used_by) or "nothing recorded"
+            say(f"{p.problem}: {p.hash} (used by {users})")
+        verdict = f"{len(report.problems)} problems" if report.problems else "all good"
+        say(f"verified {report.objects} objects ({report.bytes} bytes): {verdict}")
+        if report.problems:
+            say("hint: re-run the steps that made them (`wfc run-pipeline` re-executes what is missing)")
+    return 1 if report.problems else 0
 
 
 @cache_app.command("gc")
+@guard
 def cache_gc(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Only list what would be removed.")
@@ -87,63 +77,47 @@ def cache_gc(
 
     Example: wfc cache gc --keep-last 3 --dry-run
     """
+    from wfc import api
 
-    def body() -> None:
-        from wfc.ops.care import gc
-
-        r = gc(_project(project), dry_run=dry_run, keep_last=keep_last, grace=grace)
-        if json_out:
-            emit_json(
-                {
-                    "schema": "wfc.cache-gc/1",
-                    "dry_run": r.dry_run,
-                    "removed": r.removed,
-                    "bytes": r.bytes,
-                    "kept": r.kept,
-                    "kept_recent": r.kept_young,
-                    "temp_files": r.temp_files,
-                }
-            )
-            return
-        verb = "would remove" if r.dry_run else "removed"
-        say(
-            f"{verb} {len(r.removed)} objects ({r.bytes} bytes); kept {r.kept} referenced"
-            f" and {r.kept_young} recent ones; {verb} {r.temp_files} stale temp files"
-        )
-
-    guarded(body, json_mode=json_out, verbose=verbose)
+    r = api.cache_gc(load_project(project), dry_run=dry_run, keep_last=keep_last, grace=grace)
+    if json_out:
+        emit_json(r)
+        return
+    verb = "would remove" if r.dry_run else "removed"
+    say(
+        f"{verb} {len(r.removed)} objects ({r.bytes} bytes); kept {r.kept} referenced"
+        f" and {r.kept_recent} recent ones; {verb} {r.temp_files} stale temp files"
+    )
 
 
 @cache_app.command("stats")
+@guard
 def cache_stats(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
     """Objects and bytes in the store, deduplication, runs by status and the cache hit rate.
 
     Example: wfc cache stats --json
     """
+    from wfc.ops.care import stats
 
-    def body() -> None:
-        from wfc.ops.care import stats
-
-        doc = stats(_project(project))
-        if json_out:
-            emit_json(doc)
-            return
-        runs = ", ".join(f"{n} {k}" for k, n in sorted(doc["runs"].items())) or "none"
-        rows = [
-            ["objects", str(doc["objects"])],
-            ["bytes in store", f"{doc['bytes']} ({doc['data_bytes']} data, the rest logs and listings)"],
-            ["bytes recorded", f"{doc['logical_bytes']} (outputs of every run, and samples)"],
-            ["dedup ratio", str(doc["dedup_ratio"] or "-")],
-            ["runs", runs],
-            ["hit rate", "-" if doc["hit_rate"] is None else f"{doc['hit_rate']:.1%}"],
-            ["bytes reused by hits", str(doc["bytes_reused_by_hits"])],
-        ]
-        print(table(rows, ["store", str(doc["store"])]))
-
-    guarded(body, json_mode=json_out, verbose=verbose)
+    doc = stats(load_project(project))
+    if json_out:
+        emit_json(doc)
+        return
+    runs = ", ".join(f"{n} {k}" for k, n in sorted(doc["runs"].items())) or "none"
+    rows = [
+        ["objects", str(doc["objects"])],
+        ["bytes in store", f"{doc['bytes']} ({doc['data_bytes']} data, the rest logs and listings)"],
+        ["bytes recorded", f"{doc['logical_bytes']} (outputs of every run, and samples)"],
+        ["dedup ratio", str(doc["dedup_ratio"] or "-")],
+        ["runs", runs],
+        ["hit rate", "-" if doc["hit_rate"] is None else f"{doc['hit_rate']:.1%}"],
+        ["bytes reused by hits", str(doc["bytes_reused_by_hits"])],
+    ]
+    print(table(rows, ["store", str(doc["store"])]))
 
 
 @cache_app.command("pin")
+@guard
 def cache_pin(
     run: Annotated[str, typer.Argument(help="The step run whose outputs to keep.")],
     note: Annotated[str, typer.Option("--note", help="Why it is pinned.")] = "",
@@ -155,52 +129,37 @@ def cache_pin(
 
     Example: wfc cache pin r-01JD3 --note "figure 2 of the paper"
     """
+    from wfc import api
 
-    def body() -> None:
-        from wfc.lineage.query import find_run, pin, unpin
-        from wfc.ops.history import database
-
-        with database(_project(project)) as db:
-            found = find_run(db, run)
-            changed = unpin(db, found.id) if remove else pin(db, found.id, note)
-        state = "unpinned" if remove else "pinned"
-        say(f"{state} {found.id}" if changed else f"{found.id} was already {state}")
-
-    guarded(body, verbose=verbose)
+    found, changed = api.pin(load_project(project), run, note=note, remove=remove)
+    state = "unpinned" if remove else "pinned"
+    say(f"{state} {found}" if changed else f"{found} was already {state}")
 
 
 @app.command("doctor")
-def doctor_cmd(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+@guard
+def doctor_cmd(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False) -> int:
     """Check Docker, the database, the store, the environments, Snakemake and git; exit 1 on any failure.
 
     Example: wfc doctor
     """
+    from wfc import api
 
-    def body() -> int:
-        from dataclasses import asdict
-
-        from wfc.ops.doctor import doctor
-
-        checks = doctor(_project(project))
-        failed = [c for c in checks if c.status == "fail"]
-        if json_out:
-            emit_json({"schema": "wfc.doctor/1", "ok": not failed, "checks": [asdict(c) for c in checks]})
-        else:
-            print(
-                table(
-                    [[c.name, c.status, c.detail, c.fix] for c in checks],
-                    ["check", "status", "detail", "fix"],
-                )
-            )
-            say(f"{len(failed)} checks failed" if failed else "all checks passed")
-        return 1 if failed else 0
-
-    guarded(body, json_mode=json_out, verbose=verbose)
+    health = api.doctor(load_project(project))
+    if json_out:
+        emit_json(health)
+    else:
+        rows = [[c.name, c.status, c.detail, c.fix] for c in health.checks]
+        print(table(rows, ["check", "status", "detail", "fix"]))
+        failed = sum(1 for c in health.checks if c.status == "fail")
+        say(f"{failed} checks failed" if failed else "all checks passed")
+    return 0 if health.ok else 1
 
 
 @app.command("inspect")
+@guard
 def inspect_cmd(
-    pipeline: Annotated[Path, typer.Argument(help="The pipeline document (JSON).")],
+    pipeline: PipelineArg,
     gen_env: Annotated[
         bool, typer.Option("--gen-env", help="Print a .env template of every setting.")
     ] = False,
@@ -210,53 +169,50 @@ def inspect_cmd(
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
-) -> None:
+) -> int:
     """The run-time settings a pipeline reads from the environment: its variables (WFC_VAR_*) and
     wfc's own (database, store, gateway…), required first.
 
     Example: wfc inspect examples/pipelines/sweep.json --gen-env > .env
     """
+    from dataclasses import asdict
 
-    def body() -> int:
-        from dataclasses import asdict
+    from wfc.model.pipeline import load_pipeline
+    from wfc.ops.settings import env_template, items
 
-        from wfc.model.pipeline import load_pipeline
-        from wfc.ops.settings import env_template, items
-
-        found = items(_project(project), pipeline, os.environ)
-        bad = [i for i in found if i.problem]
-        if gen_env:
-            sys.stdout.write(env_template(load_pipeline(pipeline)[0].name, found))
-            return 0
-        if json_out:
-            emit_json(
-                {
-                    "schema": "wfc.inspect/1",
-                    "pipeline": str(pipeline),
-                    "ok": not bad,
-                    "settings": [asdict(i) for i in found],
-                }
-            )
-        elif check:
-            for i in bad:
-                say(f"error: {i.env}: {i.problem} ({i.description})")
-            say(
-                f"{len(bad)} settings missing or invalid"
-                if bad
-                else "every required setting is present and valid"
-            )
-        else:
-            rows = [
-                [i.env, "required" if i.required else "optional", i.value or "", i.default, i.problem or "ok"]
-                for i in found
-            ]
-            print(table(rows, ["variable", "", "value", "default", "state"]))
-        return 1 if (check and bad) else 0
-
-    guarded(body, json_mode=json_out, verbose=verbose)
+    found = items(load_project(project), pipeline, os.environ)
+    bad = [i for i in found if i.problem]
+    if gen_env:
+        sys.stdout.write(env_template(load_pipeline(pipeline)[0].name, found))
+        return 0
+    if json_out:
+        emit_json(
+            {
+                "schema": "wfc.inspect/1",
+                "pipeline": str(pipeline),
+                "ok": not bad,
+                "settings": [asdict(i) for i in found],
+            }
+        )
+    elif check:
+        for i in bad:
+            say(f"error: {i.env}: {i.problem} ({i.description})")
+        say(
+            f"{len(bad)} settings missing or invalid"
+            if bad
+            else "every required setting is present and valid"
+        )
+    else:
+        rows = [
+            [i.env, "required" if i.required else "optional", i.value or "", i.default, i.problem or "ok"]
+            for i in found
+        ]
+        print(table(rows, ["variable", "", "value", "default", "state"]))
+    return 1 if (check and bad) else 0
 
 
 @metrics_app.command("clean")
+@guard
 def metrics_clean(
     pipeline_run: Annotated[
         str | None, typer.Option("--pipeline-run", help="Delete only this pipeline run's groups.")
@@ -269,30 +225,24 @@ def metrics_clean(
 
     Example: WFC_PUSHGATEWAY=http://localhost:9091 wfc metrics clean --pipeline-run p-01JD3
     """
+    from wfc import metrics
+    from wfc.errors import InfraError, UsageError
 
-    def body() -> None:
-        from wfc import metrics
-        from wfc.errors import InfraError, UsageError
-
-        url = _project(project).get("pushgateway")
-        if not url:
-            raise UsageError("no Pushgateway configured", "set WFC_PUSHGATEWAY=http://HOST:9091")
-        try:
-            found = [
-                g
-                for g in metrics.groups(url)
-                if pipeline_run is None or g.get("pipeline_run") == pipeline_run
-            ]
-            for group in found:
-                metrics.delete(url, group)
-        except (OSError, ValueError) as exc:
-            raise InfraError(
-                f"Pushgateway {url} unreachable: {getattr(exc, 'reason', exc)}",
-                "check WFC_PUSHGATEWAY and that the gateway runs",
-            ) from None
-        if json_out:
-            emit_json({"schema": "wfc.metrics-clean/1", "deleted": found})
-        else:
-            say(f"deleted {len(found)} metric groups from {url}")
-
-    guarded(body, json_mode=json_out, verbose=verbose)
+    url = load_project(project).get("pushgateway")
+    if not url:
+        raise UsageError("no Pushgateway configured", "set WFC_PUSHGATEWAY=http://HOST:9091")
+    try:
+        found = [
+            g for g in metrics.groups(url) if pipeline_run is None or g.get("pipeline_run") == pipeline_run
+        ]
+        for group in found:
+            metrics.delete(url, group)
+    except (OSError, ValueError) as exc:
+        raise InfraError(
+            f"Pushgateway {url} unreachable: {getattr(exc, 'reason', exc)}",
+            "check WFC_PUSHGATEWAY and that the gateway runs",
+        ) from None
+    if json_out:
+        emit_json({"schema": "wfc.metrics-clean/1", "deleted": found})
+    else:
+        say(f"deleted {len(found)} metric groups from {url}")

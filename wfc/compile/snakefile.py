@@ -54,6 +54,11 @@ def rule_name(node_id: str) -> str:
     return f"wfc_{safe}_{digest}"
 
 
+def concrete_args(step: ConcreteStep) -> dict[str, str | None]:
+    """The ``run_step`` arguments that name a concrete step: node, sample and variant."""
+    return {"node": step.node, "sample": step.sample, "variant": step.variant.label}
+
+
 def run_step_argv(step: ConcreteStep) -> list[str]:
     """The arguments after ``wfc run-step PIPELINE`` that name a concrete step."""
     argv = ["--node", step.node]

@@ -18,6 +18,7 @@ from wfc.lineage.db import Database
 from wfc.lineage.records import InputRecord, OutputRecord, PipelineRunRecord, RunRecord, now
 from wfc.lineage.schema import Pin, PipelineRun, Pruned, Run, RunInput, RunOutput, Sample
 from wfc.lineage.sqla import to_record
+from wfc.model.status import Status
 
 
 @dataclass(frozen=True)
@@ -266,17 +267,19 @@ def counts(db: Database) -> dict[str, Any]:
         by_status: dict[str, int] = {
             str(k): int(v) for k, v in s.execute(select(Run.status, func.count()).group_by(Run.status))
         }
-        executed = select(Run.id).where(Run.status == "completed")
+        executed = select(Run.id).where(Run.status == Status.COMPLETED.value)
         out_bytes = s.execute(
             select(func.coalesce(func.sum(RunOutput.size), 0)).where(RunOutput.run_id.in_(executed))
         ).scalar_one()
         cached_bytes = s.execute(
             select(func.coalesce(func.sum(RunOutput.size), 0)).where(
-                RunOutput.run_id.in_(select(Run.id).where(Run.status == "cached"))
+                RunOutput.run_id.in_(select(Run.id).where(Run.status == Status.CACHED.value))
             )
         ).scalar_one()
         sample_bytes = s.execute(select(func.coalesce(func.sum(Sample.size), 0))).scalar_one()
-        running = s.execute(select(func.min(Run.started_at)).where(Run.status == "running")).scalar_one()
+        running = s.execute(
+            select(func.min(Run.started_at)).where(Run.status == Status.RUNNING.value)
+        ).scalar_one()
     return {
         "by_status": {str(k): int(v) for k, v in by_status.items()},
         "output_bytes": int(out_bytes),

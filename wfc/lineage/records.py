@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from wfc.errors import UsageError
+from wfc.errors import UsageError, WfcError
 from wfc.model.status import Status
 
 SCHEMA_VERSION = 2
@@ -24,6 +24,25 @@ def newer_schema(version: int) -> UsageError:
         f"the database schema is version {version}, newer than this wfc understands ({SCHEMA_VERSION})",
         "upgrade wfc (pip install -U wfc)",
     )
+
+
+def behind_schema(version: int) -> UsageError:
+    """The error for a database that a read-only command finds behind this wfc (it never migrates)."""
+    return UsageError(
+        f"the database schema is version {version}, older than this wfc's ({SCHEMA_VERSION}); "
+        "a command that only reads does not upgrade it",
+        "upgrade it with `wfc doctor` (or any command that records, such as `wfc run-step`)",
+    )
+
+
+class ReadOnlyDatabase(WfcError):
+    """A write through a lineage database opened read-only (a bug: reading commands never write)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"the lineage database is open read-only: refused {what}",
+            "a command that only reads tried to write; please report this as a bug",
+        )
 
 
 def now() -> datetime:

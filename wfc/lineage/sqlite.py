@@ -4,6 +4,10 @@ It writes exactly what ``SqlAlchemyLineage`` writes (a contract test compares th
 only ``sqlite3``, so a cache hit costs a fraction of a SQLAlchemy import. It serves only a database
 whose schema is current; anything else (a new file, an old schema) goes through SQLAlchemy, which
 owns migrations. Every write transaction is ``BEGIN IMMEDIATE`` (BRIEF §18).
+
+Opened read-only, it sets nothing on the file (no ``journal_mode`` pragma), reads in plain
+autocommit statements, never creates a missing file, and refuses every write: its own transactions
+raise :class:`~wfc.lineage.records.ReadOnlyDatabase`, and SQLite's ``query_only`` backs that up.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from wfc.errors import InfraError
 from wfc.lineage.records import (
@@ -22,6 +27,7 @@ from wfc.lineage.records import (
     InputRecord,
     OutputRecord,
     PipelineRunRecord,
+    ReadOnlyDatabase,
     RunRecord,
     SampleRecord,
     completion,
@@ -59,11 +65,12 @@ def _decode(cls: type[R], row: sqlite3.Row) -> R:
 class SqliteLineage:
     """Lineage through ``sqlite3`` on a local file in WAL mode."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, read_only: bool = False) -> None:
         self.conn = conn
+        self.read_only = read_only
 
     @classmethod
-    def open_current(cls, path: str) -> SqliteLineage | None:
+    def open_current(cls, path: str, *, read_only: bool = False) -> SqliteLineage | None:
         """Open the file when it exists with the current schema; otherwise None.
 
         Raises:
@@ -71,7 +78,14 @@ class SqliteLineage:
         """
         if not Path(path).is_file():
             return None
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        if read_only:  # mode=rw: never create the file (it could vanish after the check above)
+            target = f"file:{quote(str(Path(path).resolve()))}?mode=rw"
+            try:
+                conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=True)
+            except sqlite3.OperationalError:
+                return None
+        else:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
             row = conn.execute("SELECT value FROM wfc_meta WHERE key = 'schema_version'").fetchone()
@@ -85,14 +99,14 @@ class SqliteLineage:
         if version != SCHEMA_VERSION:
             conn.close()
             return None
+        writing = ("journal_mode=WAL", "synchronous=NORMAL")
         for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
+            *(("query_only=ON",) if read_only else writing),
             f"busy_timeout={BUSY_TIMEOUT_S * 1000}",
             "foreign_keys=ON",
         ):
             conn.execute(f"PRAGMA {pragma}")
-        return cls(conn)
+        return cls(conn, read_only=read_only)
 
     def close(self) -> None:
         """Close the connection."""
@@ -230,6 +244,8 @@ class SqliteLineage:
 
     # -- helpers ---------------------------------------------------------------------------
     def _transaction(self) -> _Transaction:
+        if self.read_only:
+            raise ReadOnlyDatabase("a write transaction")
         return _Transaction(self.conn)
 
     def _insert(self, table: str, record: Any) -> None:
@@ -242,10 +258,14 @@ class SqliteLineage:
 
     def _update(self, table: str, row_id: str, *, only_running: bool = False, **values: Any) -> int:
         assignments = ", ".join(f"{k} = ?" for k in values)
-        guard = " AND status = 'running'" if only_running else ""
+        guard = " AND status = ?" if only_running else ""
         cursor = self.conn.execute(
             f"UPDATE {table} SET {assignments} WHERE id = ?{guard}",
-            [*(_encode(k, v) for k, v in values.items()), row_id],
+            [
+                *(_encode(k, v) for k, v in values.items()),
+                row_id,
+                *([Status.RUNNING.value] if only_running else []),
+            ],
         )
         return cursor.rowcount
 

@@ -4,6 +4,7 @@
 objects the database references but the store lacks. ``gc`` removes objects nothing kept
 references; it never removes an object written or re-used after the oldest running step started
 (a step archives its outputs before it records them), nor one younger than the grace period.
+``stats`` only reads (the database is opened read-only).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, ClassVar
 
 from wfc.cache.hashing import hash_file
+from wfc.lineage.db import database
 from wfc.lineage.query import counts, prune, referenced, users_of
-from wfc.ops.history import database
+from wfc.model.status import Status
 from wfc.project import Project
 from wfc.store.local import ObjectCorrupt, ObjectStore
 
@@ -26,24 +28,26 @@ TMP_MAX_AGE_S = 24 * 3600  # temp files of crashed writers older than this are r
 
 
 @dataclass(frozen=True)
-class Problem:
-    """A corrupt or missing object and who references it."""
+class StoreProblem:
+    """A ``corrupt`` (now quarantined) or ``missing`` object, and the runs that use it."""
 
-    digest: str
+    hash: str
     problem: str  # "corrupt" or "missing"
-    used_by: list[str]
+    used_by: tuple[str, ...]
 
 
 @dataclass(frozen=True)
-class VerifyReport:
-    """What ``verify`` found."""
+class StoreCheck:
+    """Every object re-hashed and every referenced one looked for (``wfc cache verify``)."""
+
+    SCHEMA: ClassVar[str] = "wfc.cache-verify/1"
 
     objects: int
     bytes: int
-    problems: list[Problem] = field(default_factory=list)
+    problems: tuple[StoreProblem, ...] = ()
 
 
-def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _t: None) -> VerifyReport:
+def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _t: None) -> StoreCheck:
     """Re-hash every object and check that every referenced one exists."""
     store = project.object_store()
     digests = store.iter_objects()
@@ -58,14 +62,14 @@ def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _
             corrupt.append(digest)
         if n % 200 == 0 or n == len(digests):
             progress(n, len(digests))
-    with database(project) as db:
+    with database(project.database_url) as db:
         refs = referenced(db, None)
         wanted = refs["file"] | refs["dir"] | refs["log"] | _tree_files(store, refs["dir"])
         missing = sorted(wanted - set(digests))  # corrupt ones are reported as corrupt
         users = users_of(db, set(missing) | set(corrupt))
-    problems = [Problem(d, "corrupt", users.get(d, [])) for d in corrupt]
-    problems += [Problem(d, "missing", users.get(d, [])) for d in missing]
-    return VerifyReport(len(digests), total, problems)
+    problems = [StoreProblem(d, "corrupt", tuple(users.get(d, []))) for d in corrupt]
+    problems += [StoreProblem(d, "missing", tuple(users.get(d, []))) for d in missing]
+    return StoreCheck(len(digests), total, tuple(problems))
 
 
 def _tree_files(store: ObjectStore, trees: set[str]) -> set[str]:
@@ -82,13 +86,15 @@ def _tree_files(store: ObjectStore, trees: set[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class GcReport:
-    """What ``gc`` removed (or would remove)."""
+    """The objects ``wfc cache gc`` removed (or would), what it kept, stale temp files."""
 
-    removed: list[str]
-    bytes: int
-    kept_young: int
-    kept: int
+    SCHEMA: ClassVar[str] = "wfc.cache-gc/1"
+
     dry_run: bool
+    removed: tuple[str, ...]
+    bytes: int
+    kept: int
+    kept_recent: int
     temp_files: int
 
 
@@ -105,7 +111,7 @@ def gc(
             less this, are kept.
     """
     store = project.object_store()
-    with database(project) as db:
+    with database(project.database_url) as db:  # prune writes
         refs = referenced(db, keep_last)
         oldest_running = counts(db)["oldest_running"]
         reachable = refs["file"] | refs["dir"] | refs["log"] | refs["meta"] | _tree_files(store, refs["dir"])
@@ -134,7 +140,7 @@ def _sweep(store: ObjectStore, reachable: set[str], cutoff: float, dry_run: bool
         freed += st.st_size
         if not dry_run:
             path.unlink(missing_ok=True)
-    return GcReport(removed, freed, young, kept, dry_run, _clean_tmp(store, dry_run))
+    return GcReport(dry_run, tuple(removed), freed, kept, young, _clean_tmp(store, dry_run))
 
 
 def _clean_tmp(store: ObjectStore, dry_run: bool) -> int:
@@ -157,13 +163,13 @@ def stats(project: Project) -> dict[str, Any]:
     store = project.object_store()
     objects = store.iter_objects()
     physical = sum(os.stat(store.path(d)).st_size for d in objects)
-    with database(project) as db:
+    with database(project.database_url, read_only=True) as db:
         c = counts(db)
         refs = referenced(db, None)
     data = (refs["file"] | _tree_files(store, refs["dir"])) & set(objects)
     data_bytes = sum(os.stat(store.path(d)).st_size for d in data)
-    executed = c["by_status"].get("completed", 0)
-    hits = c["by_status"].get("cached", 0)
+    executed = c["by_status"].get(Status.COMPLETED, 0)
+    hits = c["by_status"].get(Status.CACHED, 0)
     logical = c["output_bytes"] + c["cached_bytes"] + c["sample_bytes"]
     return {
         "schema": "wfc.cache-stats/1",

@@ -12,12 +12,12 @@ import tempfile
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from wfc.environments.build import list_environments, read_lock
 from wfc.errors import WfcError
+from wfc.lineage.db import database
 from wfc.lineage.records import SCHEMA_VERSION
-from wfc.ops.history import database
 from wfc.project import Project
 from wfc.runtime.docker import image_present
 
@@ -34,18 +34,30 @@ class Check:
     fix: str = ""
 
 
-def doctor(project: Project) -> list[Check]:
+@dataclass(frozen=True)
+class Health:
+    """The doctor's checks; ``ok`` when none failed (``wfc doctor``)."""
+
+    SCHEMA: ClassVar[str] = "wfc.doctor/1"
+
+    ok: bool
+    checks: tuple[Check, ...]
+
+
+def doctor(project: Project) -> Health:
     """Run every check; none raises."""
     checks: list[Check] = []
     client = _guard(checks, "docker", _docker)
     _guard(checks, "database", lambda: _database(project))
     _guard(checks, "store", lambda: _store(project))
     checks += _environments(project, client)
+    if client is not None:
+        client.close()
     _guard(checks, "snakemake", _snakemake)
     _guard(checks, "git", lambda: _git(project))
     if project.get("pushgateway"):
         _guard(checks, "pushgateway", lambda: _pushgateway(project.get("pushgateway")))
-    return checks
+    return Health(not any(c.status == "fail" for c in checks), tuple(checks))
 
 
 def _guard(checks: list[Check], name: str, probe: Callable[[], Any]) -> Any:
@@ -68,7 +80,7 @@ def _docker() -> tuple[Check, Any]:
 
 
 def _database(project: Project) -> tuple[Check, None]:
-    with database(project) as db, db.engine.connect() as conn:
+    with database(project.database_url) as db, db.engine.connect() as conn:  # creates, migrates
         version = conn.exec_driver_sql("SELECT value FROM wfc_meta WHERE key = 'schema_version'").scalar()
     url = db.engine.url.render_as_string(hide_password=True)
     return Check("database", "ok", f"{url}: schema version {version} (this wfc: {SCHEMA_VERSION})"), None

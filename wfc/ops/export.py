@@ -12,22 +12,25 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from wfc.cache.hashing import hash_file
 from wfc.errors import StepFailed, UsageError, did_you_mean
+from wfc.lineage.db import database
 from wfc.lineage.query import find_run, run_detail
 from wfc.lineage.records import OutputRecord
-from wfc.ops.history import database
 from wfc.project import Project
 from wfc.store.local import Kind, ObjectStore
 
 
 @dataclass(frozen=True)
 class Exported:
-    """What was written where."""
+    """A run's output copied out of the store, verified; ``source_run`` made the bytes."""
 
-    run_id: str
-    source_run_id: str
+    SCHEMA: ClassVar[str] = "wfc.export/1"
+
+    run: str
+    source_run: str
     slot: str
     dest: Path
     hash: str
@@ -42,7 +45,7 @@ def export(project: Project, ref: str, slot: str | None, dest: Path, *, force: b
         UsageError: Unknown run or slot, a run without outputs, or an existing destination.
         StepFailed: The object is missing or corrupt in the store, or the written bytes differ.
     """
-    with database(project) as db:
+    with database(project.database_url, read_only=True) as db:
         detail = run_detail(db, find_run(db, ref))
     run = detail.run
     out = _pick(run.id, run.status, detail.outputs, slot)

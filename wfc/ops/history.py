@@ -3,22 +3,25 @@
 Runs are named by id or a unique prefix of it. Logs are streamed as bytes (any encoding, any
 size): from the run's log files while they exist, else from the store objects archived with the
 run (a cache hit shows the logs of the run it reused).
+
+They only read: the database is opened read-only, and a corrupt log object is reported, not
+quarantined.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from wfc.compile.expand import step_name
 from wfc.errors import UsageError
-from wfc.lineage.db import Database, open_database
+from wfc.lineage.db import Database, database
 from wfc.lineage.query import (
     RunFilter,
     find_pipeline_run,
@@ -36,14 +39,8 @@ _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-@contextmanager
-def database(project: Project) -> Iterator[Database]:
-    """The project's lineage database through SQLAlchemy (the read side), released after use."""
-    db = open_database(project.database_url)
-    try:
-        yield db
-    finally:
-        db.engine.dispose()
+def _reading(project: Project) -> AbstractContextManager[Database]:
+    return database(project.database_url, read_only=True)
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -66,13 +63,22 @@ def parse_since(text: str | None) -> datetime | None:
     return value.replace(tzinfo=None)
 
 
+@dataclass(frozen=True)
+class RunHistory:
+    """Recent pipeline runs, newest first, each with its matching step runs (``wfc runs``)."""
+
+    SCHEMA: ClassVar[str] = "wfc.runs/1"
+
+    pipeline_runs: tuple[dict[str, Any], ...]
+
+
 def history(project: Project, where: RunFilter, *, steps_of: str | None = None) -> list[dict[str, Any]]:
     """Pipeline runs (newest first), each with its matching step runs.
 
     With a step filter (node, sample or status), pipeline runs without a matching step are left
     out. ``steps_of`` names one pipeline run (id or prefix) to list in full.
     """
-    with database(project) as db:
+    with _reading(project) as db:
         if steps_of is not None:
             prs = [find_pipeline_run(db, steps_of)]
         else:
@@ -138,7 +144,7 @@ def _seconds(start: datetime, end: datetime | None) -> float | None:
 
 def show(project: Project, ref: str) -> dict[str, Any]:
     """Everything recorded about one step run, as the ``wfc show --json`` document."""
-    with database(project) as db:
+    with _reading(project) as db:
         detail = run_detail(db, find_run(db, ref))
     run, pr = detail.run, detail.pipeline_run
     doc: dict[str, Any] = {k: v for k, v in asdict(run).items() if k not in ("pid",)}
@@ -203,7 +209,7 @@ def logs(
     Raises:
         UsageError: Unknown run, or a run with no log (cancelled before it started).
     """
-    with database(project) as db:
+    with _reading(project) as db:
         run = find_run(db, ref)
         path = project.root / run.log_dir / f"{stream}.log" if run.log_dir else None
         if follow and run.status == Status.RUNNING:
@@ -222,7 +228,7 @@ def logs(
         )
     if run.cache_source_id:
         note(f"(logs of run {run.cache_source_id}, which cached run {run.id} reused)")
-    store = project.object_store()
+    store = project.object_store().reader()
     store.verify(digest)
     with store.path(digest).open("rb") as f:
         _copy(f, out)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from wfc.compile.expand import step_name
+from wfc.lineage.db import database
 from wfc.lineage.query import closure, find_run
 from wfc.lineage.records import InputRecord, RunRecord
-from wfc.ops.history import database, run_summary
+from wfc.ops.history import run_summary
 from wfc.project import Project
 
 Format = Literal["tree", "json", "dot"]
@@ -43,7 +44,7 @@ def lineage_graph(project: Project, ref: str, *, down: bool = False) -> Graph:
     Raises:
         UsageError: Unknown or ambiguous run id.
     """
-    with database(project) as db:
+    with database(project.database_url, read_only=True) as db:
         start = find_run(db, ref)
         runs, inputs = closure(db, start, down=down)
     by_id = {r.id: r for r in runs}

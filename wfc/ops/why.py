@@ -4,6 +4,9 @@ components of its key differ from the nearest earlier run of that node (BRIEF §
 The comparison run is the newest recorded run of the same node id and sample (and variant when
 there is one), else of the same method and sample. Code and contract differences are named from
 the listings kept in the store under their digests.
+
+Explaining writes nothing: the database and the store are opened read-only (a corrupt output is
+reported as missing, not quarantined) and samples are not restored from ``samples.lock.json``.
 """
 
 from __future__ import annotations
@@ -12,18 +15,18 @@ import os
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from wfc.cache.explain import code_entries, contract_fields, diff_code, diff_members, diff_values
 from wfc.compile.expand import step_name
 from wfc.compile.variables import resolve_variables
 from wfc.errors import UsageError, did_you_mean
 from wfc.lineage import open_lineage
-from wfc.lineage.db import Database
+from wfc.lineage.db import Database, database
 from wfc.lineage.query import inputs_of, latest_runs, run_by_id
 from wfc.lineage.records import RunRecord
 from wfc.model.pipeline import MethodNode, load_pipeline
-from wfc.ops.history import database
+from wfc.model.status import Status
 from wfc.project import Project
 from wfc.step.lifecycle import find_reusable
 from wfc.step.resolve import InputItem, ResolvedStep, Resolver, UpstreamMissing
@@ -44,6 +47,16 @@ class Explanation:
     reasons: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Why:
+    """Whether each selected step will be cached or run, and what changed (``wfc why``)."""
+
+    SCHEMA: ClassVar[str] = "wfc.why/1"
+
+    pipeline: str
+    steps: tuple[Explanation, ...]
+
+
 def why(
     project: Project,
     pipeline_path: Path,
@@ -60,9 +73,10 @@ def why(
     """
     pipeline, _ = load_pipeline(pipeline_path)
     values = resolve_variables(pipeline, os.environ, variables or {})
-    store = project.object_store()
-    with database(project) as db, closing(open_lineage(project.database_url)) as lineage:
-        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values)
+    store = project.object_store().reader()
+    url = project.database_url
+    with database(url, read_only=True) as db, closing(open_lineage(url, read_only=True)) as lineage:
+        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values, read_only=True)
         steps = [
             c
             for c in resolver.expansion.steps()
@@ -128,7 +142,7 @@ class _Explainer:
         if earlier is None:
             return _with(base, key=step.key, reasons=[f"never ran: no earlier run of node '{node.id}'"])
         if earlier.key == step.key:
-            what = f"failed: {earlier.error}" if earlier.status == "failed" else earlier.status
+            what = f"failed: {earlier.error}" if earlier.status == Status.FAILED else earlier.status
             detail = why_not if why_not and why_not.startswith("outputs missing") else f"it {what}"
             return _with(
                 base,

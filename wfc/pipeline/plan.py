@@ -1,5 +1,8 @@
 """``wfc plan``: every concrete step of a pipeline with its merged params and, where the inputs
-are already known, whether it will be cached or run and why."""
+are already known, whether it will be cached or run and why.
+
+Planning writes nothing: the database and the store are opened read-only, and samples known only
+from ``samples.lock.json`` are planned from the lock, not restored."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import os
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from wfc.compile.variables import resolve_variables
 from wfc.lineage import open_lineage
@@ -32,6 +35,16 @@ class PlannedStep:
     key: str | None  # None while an upstream step has not run
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Every concrete step of a document with its params and predicted outcome (``wfc plan``)."""
+
+    SCHEMA: ClassVar[str] = "wfc.plan/1"
+
+    pipeline: str
+    steps: tuple[PlannedStep, ...]
+
+
 def plan(project: Project, pipeline_path: Path, variables: dict[str, str] | None = None) -> list[PlannedStep]:
     """Expand a pipeline and predict each step.
 
@@ -39,13 +52,13 @@ def plan(project: Project, pipeline_path: Path, variables: dict[str, str] | None
         UsageError: The document, a method or a param is invalid.
     """
     pipeline, _ = load_pipeline(pipeline_path)
-    store = project.object_store()
+    store = project.object_store().reader()  # a plan writes nothing: a corrupt output stays put
     values = resolve_variables(pipeline, os.environ, variables or {})
     planned: list[PlannedStep] = []
     seen: dict[str, str] = {}
     waiting: set[str] = set()  # steps whose inputs do not exist yet: their descendants wait too
-    with closing(open_lineage(project.database_url)) as lineage:
-        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values)
+    with closing(open_lineage(project.database_url, read_only=True)) as lineage:
+        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values, read_only=True)
         for concrete in resolver.expansion.steps():
             node = pipeline.node(concrete.node)
             assert isinstance(node, MethodNode)

@@ -3,36 +3,47 @@
 Schema problems come from the pydantic model (all of them); then the document is checked against
 the project: methods, slots, links, params of every variant and sample override, variables,
 registered samples and per-sample joins. Type mismatches between linked slots are warnings.
+Links and slots are checked by ``wfc.compile.links``, the checker the resolver uses too.
+
+Validating writes nothing: the database is opened read-only (a missing one is not created) and a
+sample known only from ``samples.lock.json`` counts as registered without being restored.
 """
 
 from __future__ import annotations
 
 import json
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar
 
 from pydantic import ValidationError
 
 from wfc.compile.expand import Variant, sample_ref
+from wfc.compile.links import check_links
 from wfc.compile.variables import resolve_variables
 from wfc.errors import UsageError, did_you_mean
 from wfc.lineage import open_lineage
 from wfc.model.base import describe
+from wfc.model.method import MethodSpec
 from wfc.model.pipeline import InputNode, MethodNode, Pipeline
+from wfc.model.problem import Problem as Problem  # importers name it from here
 from wfc.project import Project
 from wfc.step.resolve import Resolver
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One finding: where, what, how to fix it."""
+class Validation:
+    """Every problem of a document, and whether it is valid: no errors (``wfc validate``)."""
 
-    path: str
-    message: str
-    hint: str
-    severity: Literal["error", "warning"] = "error"
+    SCHEMA: ClassVar[str] = "wfc.validate/1"
+
+    pipeline: str
+    problems: tuple[Problem, ...]
+    valid: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "valid", not any(p.severity == "error" for p in self.problems))
 
 
 def validate(project: Project, pipeline_path: Path, environ: dict[str, str]) -> list[Problem]:
@@ -50,13 +61,13 @@ def validate(project: Project, pipeline_path: Path, environ: dict[str, str]) -> 
             Problem(*describe(err), "see docs/pipelines.md for the document format") for err in exc.errors()
         ]
     problems: list[Problem] = []
-    with closing(open_lineage(project.database_url)) as lineage:
+    with closing(open_lineage(project.database_url, read_only=True)) as lineage:
         try:
             values = resolve_variables(pipeline, environ, {})
         except UsageError as exc:
             problems.append(Problem("variables", exc.message, exc.hint))
             values = {}
-        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values)
+        resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values, read_only=True)
         problems += _check_nodes(resolver)
         problems += _check_links(resolver)
     return problems
@@ -68,7 +79,12 @@ def _check_nodes(resolver: Resolver) -> list[Problem]:
         where = f"nodes[{i}]"
         if isinstance(node, InputNode):
             for name, version in map(sample_ref_safe, node.samples):
-                if name and resolver.lineage.sample_version(name, version) is None:
+                try:
+                    known = not name or resolver.sample(name, version) is not None
+                except UsageError as exc:  # listed in samples.lock.json, but its source is gone
+                    problems.append(Problem(f"{where}.samples", exc.message, exc.hint))
+                    continue
+                if not known:
                     what = f"{name}@{version}" if version else name
                     problems.append(
                         Problem(
@@ -105,108 +121,14 @@ def _check_nodes(resolver: Resolver) -> list[Problem]:
 
 
 def _check_links(resolver: Resolver) -> list[Problem]:
-    pipeline = resolver.pipeline
-    problems: list[Problem] = []
-    fed: dict[tuple[str, str], int] = {}
-    for j, link in enumerate(pipeline.links):
-        source, target = pipeline.node(link.source.node), pipeline.node(link.target.node)
-        if isinstance(target, InputNode):
-            problems.append(
-                Problem(
-                    f"links[{j}].to",
-                    f"'{target.id}' is an input node: nothing flows into it",
-                    "link to a method node",
-                )
-            )
-            continue
-        try:
-            spec = resolver.method(target.method).spec
-        except UsageError:
-            continue  # reported on the node
-        slot: str | None = link.target.slot or (next(iter(spec.inputs)) if len(spec.inputs) == 1 else None)
-        if slot is None or slot not in spec.inputs:
-            shown = link.target.slot or "(none)"
-            problems.append(
-                Problem(
-                    f"links[{j}].to",
-                    f"'{target.id}' has no input slot {shown}{did_you_mean(shown, list(spec.inputs))}",
-                    f'write "to": "{target.id}.SLOT" with one of: ' + ", ".join(spec.inputs),
-                )
-            )
-            continue
-        count = 1
-        if isinstance(source, InputNode):
-            if link.source.slot not in (None, "data"):
-                problems.append(
-                    Problem(
-                        f"links[{j}].from",
-                        f"input node '{source.id}' has one slot, 'data'",
-                        f'write "from": "{source.id}"',
-                    )
-                )
-            if source.mode == "all" or link.gather:
-                count = len(source.samples)
-        else:
-            problems += _source_slot(resolver, j, source, link.source.slot, spec.inputs[slot].type)
-            if link.gather:
-                count = 2  # a gathered list
-        fed[(target.id, slot)] = fed.get((target.id, slot), 0) + count
-    for i, node in enumerate(pipeline.nodes):
-        if not isinstance(node, MethodNode):
-            continue
-        try:
-            spec = resolver.method(node.method).spec
-        except UsageError:
-            continue
-        for slot, declared in spec.inputs.items():
-            n = fed.get((node.id, slot), 0)
-            if declared.required and n == 0:
-                problems.append(
-                    Problem(
-                        f"nodes[{i}]",
-                        f"required input slot '{slot}' of '{node.id}' is not fed",
-                        f'add a link {{"from": "...", "to": "{node.id}.{slot}"}}',
-                    )
-                )
-            if n > 1 and not declared.multiple:
-                problems.append(
-                    Problem(
-                        f"nodes[{i}]",
-                        f"input slot '{slot}' of '{node.id}' receives several inputs but is not multiple",
-                        f"declare inputs.{slot}.multiple: true, or feed it one input",
-                    )
-                )
-    return problems
-
-
-def _source_slot(
-    resolver: Resolver, j: int, source: MethodNode, slot: str | None, wanted: str
-) -> list[Problem]:
-    try:
-        outputs = resolver.method(source.method).spec.outputs
-    except UsageError:
-        return []
-    name = slot or (next(iter(outputs)) if len(outputs) == 1 else None)
-    if name is None or name not in outputs:
-        shown = slot or "(none)"
-        return [
-            Problem(
-                f"links[{j}].from",
-                f"'{source.id}' has no output slot {shown}{did_you_mean(shown, list(outputs))}",
-                f'write "from": "{source.id}.SLOT" with one of: ' + ", ".join(outputs),
-            )
-        ]
-    made = Path(outputs[name].file.rstrip("/")).suffix.lstrip(".")
-    if wanted and made and wanted != made:
-        return [
-            Problem(
-                f"links[{j}]",
-                f"'{source.id}.{name}' makes .{made} files but the input expects {wanted}",
-                "check the link; types are advisory",
-                "warning",
-            )
-        ]
-    return []
+    specs: dict[str, MethodSpec | None] = {}
+    for node in resolver.pipeline.nodes:
+        if isinstance(node, MethodNode) and node.method not in specs:
+            try:
+                specs[node.method] = resolver.method(node.method).spec
+            except UsageError:
+                specs[node.method] = None  # reported on the node
+    return check_links(resolver.pipeline, specs)
 
 
 def sample_ref_safe(text: str) -> tuple[str, int | None]:

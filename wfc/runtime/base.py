@@ -7,9 +7,13 @@ process runtime implement the same protocol.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+# Receives the method's output as it is written: ("stdout" or "stderr", a chunk of bytes).
+OutputSink = Callable[[str, bytes], None]
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class ExecSpec:
     cpus: float | None = None
     memory: str | None = None
     timeout: float | None = None
-    echo: bool = False  # also stream output to the terminal (stderr)
+    output: OutputSink | None = None  # also hand the output, as it comes, to this callable
 
 
 @dataclass(frozen=True)
@@ -63,4 +67,8 @@ class Runtime(Protocol):
 
     def run(self, spec: ExecSpec) -> ExecResult:
         """Run to completion, writing stdout and stderr to the spec's log files."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (a long-lived process runs many pipelines)."""
         ...

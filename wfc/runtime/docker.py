@@ -9,13 +9,12 @@ but the run directory, and the method's cpu and memory limits.
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from wfc.errors import InfraError, UsageError
-from wfc.runtime.base import ExecResult, ExecSpec
+from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
 
 DOCKER_HINT = "start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
 # A fixed API version spares a version round trip per process; every engine since 20.10 speaks it.
@@ -81,6 +80,12 @@ class DockerRuntime:
             self._client = docker_client()
         return self._client
 
+    def close(self) -> None:
+        """Close the connection to the engine, if one was made."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def run(self, spec: ExecSpec) -> ExecResult:
         """Create, start and wait for the container; always remove it afterwards."""
         from docker.errors import APIError, ImageNotFound
@@ -100,7 +105,7 @@ class DockerRuntime:
             ) from None
         try:
             # attached before start, so that no output is missed
-            pump = _pump(container, spec.stdout_path, spec.stderr_path, echo=spec.echo)
+            pump = _pump(container, spec.stdout_path, spec.stderr_path, spec.output)
             try:
                 container.start()
             except APIError as exc:
@@ -149,22 +154,22 @@ def _create_kwargs(spec: ExecSpec) -> dict[str, Any]:
     return kwargs
 
 
-def _pump(container: Any, stdout_path: Path, stderr_path: Path, *, echo: bool) -> threading.Thread:
+def _pump(
+    container: Any, stdout_path: Path, stderr_path: Path, output: OutputSink | None
+) -> threading.Thread:
     """Attach to the container (before it starts, so nothing is missed) and copy its two streams to
-    their log files, and to the terminal when ``echo``, in a background thread."""
+    their log files, and to ``output`` when given, in a background thread."""
     frames = container.attach(stdout=True, stderr=True, stream=True, logs=True, demux=True)
 
     def copy() -> None:
-        sink: BinaryIO = sys.stderr.buffer
-        with stdout_path.open("ab") as out, stderr_path.open("ab") as err:
+        with stdout_path.open("ab") as out, stderr_path.open("ab") as err, contextlib.closing(frames):
             for chunk_out, chunk_err in frames:
-                for chunk, log in ((chunk_out, out), (chunk_err, err)):
+                for chunk, log, name in ((chunk_out, out, "stdout"), (chunk_err, err, "stderr")):
                     if chunk:
                         log.write(chunk)
                         log.flush()  # `wfc logs --follow` reads the file while the step runs
-                        if echo:
-                            sink.write(chunk)
-                            sink.flush()
+                        if output is not None:
+                            output(name, chunk)
 
     thread = threading.Thread(target=copy, daemon=True)
     thread.start()

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
+from collections.abc import Mapping
 from typing import IO
 
-from wfc.runtime.base import ExecResult, ExecSpec
+from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
 
 
 class ProcessRuntime:
@@ -24,8 +24,12 @@ class ProcessRuntime:
 
     isolated = False  # no mount namespace: read-only inputs rest on file modes (copies for root)
 
+    def close(self) -> None:
+        """Nothing to release."""
+
     def run(self, spec: ExecSpec) -> ExecResult:
         """Run to completion, writing stdout and stderr to the spec's log files."""
+        base = self.base_environment()
         table = sorted(((m.container, str(m.host)) for m in spec.mounts), key=lambda p: -len(p[0]))
         client = next((m for m in spec.mounts if m.container.endswith("/wfc_client")), None)
 
@@ -34,9 +38,9 @@ class ProcessRuntime:
                 text = text.replace(inside, outside)
             return text
 
-        env = {**os.environ, **{k: local(v) for k, v in spec.env.items()}}
+        env = {**base, **{k: local(v) for k, v in spec.env.items()}}
         if client is not None:  # the contract's PYTHONPATH names the parent of the client package
-            parts = [str(client.host.parent), os.environ.get("PYTHONPATH")]
+            parts = [str(client.host.parent), base.get("PYTHONPATH")]
             env["PYTHONPATH"] = os.pathsep.join(p for p in parts if p)
         argv = [local(a) for a in spec.argv]
         with spec.stdout_path.open("ab") as out, spec.stderr_path.open("ab") as err:
@@ -49,7 +53,10 @@ class ProcessRuntime:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
-            pumps = [_pump(proc.stdout, out, spec.echo), _pump(proc.stderr, err, spec.echo)]
+            pumps = [
+                _pump(proc.stdout, out, "stdout", spec.output),
+                _pump(proc.stderr, err, "stderr", spec.output),
+            ]
             timed_out = False
             try:
                 code = proc.wait(timeout=spec.timeout)
@@ -61,21 +68,28 @@ class ProcessRuntime:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise
-            for pump in pumps:
-                pump.join()
+            finally:  # also when interrupted: the pumps finish before their logs and pipes close
+                for pump in pumps:
+                    pump.join()
+                for pipe in (proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        pipe.close()
         # a SIGKILL wfc did not send is, in a pod, the kernel's OOM killer at the memory limit
         return ExecResult(code, oom_killed=code == -signal.SIGKILL and not timed_out, timed_out=timed_out)
 
+    def base_environment(self) -> Mapping[str, str]:
+        """The variables under the method's own: wfc's (in a pod, the image's and the pod's)."""
+        return os.environ
 
-def _pump(stream: IO[bytes] | None, log: IO[bytes], echo: bool) -> threading.Thread:
+
+def _pump(stream: IO[bytes] | None, log: IO[bytes], name: str, output: OutputSink | None) -> threading.Thread:
     def copy() -> None:
         assert stream is not None
         while chunk := stream.read1(1 << 16):  # type: ignore[attr-defined]
             log.write(chunk)
             log.flush()
-            if echo:
-                sys.stderr.buffer.write(chunk)
-                sys.stderr.buffer.flush()
+            if output is not None:
+                output(name, chunk)
 
     thread = threading.Thread(target=copy, daemon=True)
     thread.start()

@@ -18,7 +18,7 @@ from typing import Any
 import wfc_client
 from wfc.errors import StepFailed
 from wfc.project import Project
-from wfc.runtime.base import ExecResult, ExecSpec, Mount, Runtime
+from wfc.runtime.base import ExecResult, ExecSpec, Mount, OutputSink, Runtime
 from wfc.step.collect import collect, read_results
 from wfc.step.resolve import ResolvedStep
 from wfc.store.local import ObjectStore
@@ -38,7 +38,7 @@ class Execution:
     pipeline_run_id: str
     run_dir: Path
     runtime: Runtime
-    echo: bool
+    output: OutputSink | None  # receives the method's output as it comes
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def _exec_spec(
         cpus=spec.resources.cpus,
         memory=spec.resources.memory,
         timeout=spec.resources.timeout,
-        echo=ex.echo,
+        output=ex.output,
     )
 
 

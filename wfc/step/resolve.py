@@ -4,6 +4,13 @@ A root step's inputs are frozen sample versions. A downstream step's inputs are 
 outputs of its upstream steps, found by computing each upstream step's key (recursively, from the
 samples) and looking up the completed run with that key. No sentinel files, no staging paths: the
 answer is the same whoever launches the step.
+
+Links and slots are checked by the one checker ``wfc validate`` uses (``wfc.compile.links``): the
+first error about the step being resolved is raised in the words validate prints.
+
+A read-only resolver (``wfc plan``, ``wfc why``, ``wfc validate``) writes nothing: a sample that
+the database lacks but ``samples.lock.json`` lists is taken from the lock as it would be restored,
+instead of being restored (see :meth:`Resolver.sample`).
 """
 
 from __future__ import annotations
@@ -15,16 +22,18 @@ from typing import Any, Literal
 from wfc.cache.hashing import hash_json
 from wfc.cache.key import StepIdentity, step_key
 from wfc.compile.expand import ConcreteStep, Expansion, Variant, sample_ref, step_name
+from wfc.compile.links import check_links, slot_of
 from wfc.compile.variables import substitute
 from wfc.environments.build import read_lock
 from wfc.errors import UsageError, did_you_mean
-from wfc.lineage.records import Lineage
+from wfc.lineage.records import Lineage, SampleRecord
 from wfc.methods import Method, load_method
 from wfc.model.environment import EnvLock
+from wfc.model.method import MethodSpec
 from wfc.model.pipeline import InputNode, Link, MethodNode, Pipeline
 from wfc.project import Project
 from wfc.runtime.base import Runtime
-from wfc.samples import restore_from_lock
+from wfc.samples import restore_from_lock, sample_from_lock
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,13 @@ class Warm:
     guard: threading.Lock = field(default_factory=threading.Lock)  # for the runtime pool
     warned: set[str] = field(default_factory=set)  # Pushgateway URLs already warned about
 
+    def close(self) -> None:
+        """Release the pooled runtimes' connections (when the pipeline run or step is over)."""
+        with self.guard:
+            runtimes, self.runtimes = self.runtimes, []
+        for runtime in runtimes:
+            runtime.close()
+
 
 class UpstreamMissing(UsageError):
     """Upstream steps of the step being resolved have no completed record yet."""
@@ -92,7 +108,11 @@ class ResolvedStep:
 
 @dataclass
 class Resolver:
-    """Resolves steps of one pipeline document against the project and its lineage database."""
+    """Resolves steps of one pipeline document against the project and its lineage database.
+
+    With ``read_only`` it writes nothing, not even a sample restored from ``samples.lock.json``
+    (:meth:`sample`): what ``plan``, ``why`` and ``validate`` use.
+    """
 
     project: Project
     pipeline: Pipeline
@@ -100,11 +120,13 @@ class Resolver:
     document: str = "PIPELINE"  # how the document is named in hints
     variables: dict[str, Any] = field(default_factory=dict)  # resolved pipeline variables
     warm: Warm = field(default_factory=lambda: Warm())
+    read_only: bool = False
 
     def __post_init__(self) -> None:
         self.expansion = self.warm.expansions.setdefault(id(self.pipeline), Expansion(self.pipeline))
         self._methods = self.warm.methods
         self._steps = self.warm.steps
+        self._checked: set[str] = set()  # nodes whose links passed the checker
 
     def resolve(self, node_id: str, sample: str | None = None, variant: str | None = None) -> ResolvedStep:
         """Resolve one concrete step.
@@ -259,11 +281,13 @@ class Resolver:
     def _inputs(
         self, node: MethodNode, method: Method, sample: str | None, variant: Variant
     ) -> tuple[list[InputItem], list[str] | None]:
+        self._check_links(node)
         items: list[InputItem] = []
         members: set[str] = set()
         missing: list[ResolvedStep] = []
         for link in self.pipeline.links_into(node.id):
-            slot = self._target_slot(node, method, link)
+            slot = slot_of(link.target.slot, method.spec.inputs)
+            assert slot is not None  # checked
             position = sum(1 for i in items if i.slot == slot)
             for item in self._from_link(link, slot, sample, variant, members, missing):
                 items.append(_at(item, position))
@@ -281,37 +305,21 @@ class Resolver:
                 f"run them first, e.g. `{example}`",
                 names,
             )
-        for slot_name, declared in method.spec.inputs.items():
-            count = sum(1 for i in items if i.slot == slot_name)
-            if declared.required and count == 0:
-                raise UsageError(
-                    f"node '{node.id}': required input slot '{slot_name}' is not fed by any link",
-                    f'add a link {{"from": "...", "to": "{node.id}.{slot_name}"}}',
-                )
-            if count > 1 and not declared.multiple:
-                raise UsageError(
-                    f"node '{node.id}': input slot '{slot_name}' receives {count} inputs but is not multiple",
-                    f"declare inputs.{slot_name}.multiple: true in method.yaml, or feed it one input",
-                )
         return items, (sorted(members) if members else None)
 
-    def _target_slot(self, node: MethodNode, method: Method, link: Link) -> str:
-        slots = list(method.spec.inputs)
-        slot = link.target.slot
-        if slot is None:
-            if len(slots) != 1:
-                raise UsageError(
-                    f"link to '{node.id}' must name a slot: {method.ref} has inputs {slots}",
-                    f'write "to": "{node.id}.SLOT"',
-                )
-            return slots[0]
-        if slot not in method.spec.inputs:
-            raise UsageError(
-                f"link to '{node.id}.{slot}': {method.ref} has no input slot '{slot}'"
-                + did_you_mean(slot, slots),
-                "input slots: " + ", ".join(slots),
-            )
-        return slot
+    def _check_links(self, node: MethodNode) -> None:
+        """Raise the first error the link checker finds in the links into ``node`` or its slots."""
+        if node.id in self._checked:
+            return
+        specs: dict[str, MethodSpec | None] = {node.method: self.method(node.method).spec}
+        for link in self.pipeline.links_into(node.id):
+            source = self.pipeline.node(link.source.node)
+            if isinstance(source, MethodNode):
+                specs[source.method] = self.method(source.method).spec
+        for problem in check_links(self.pipeline, specs, into=node.id):
+            if problem.severity == "error":
+                raise UsageError(problem.message, problem.hint)
+        self._checked.add(node.id)
 
     def _from_link(
         self,
@@ -324,30 +332,12 @@ class Resolver:
     ) -> list[InputItem]:
         source = self.pipeline.node(link.source.node)
         if isinstance(source, InputNode):
-            if link.source.slot not in (None, "data"):
-                raise UsageError(
-                    f"input node '{source.id}' has one slot, 'data', not '{link.source.slot}'",
-                    f'write "from": "{source.id}"',
-                )
             refs = self._refs(source, link.gather, sample)
             if source.mode == "all" or link.gather:
                 members.update(name for name, _ in refs)
             return [self._sample_item(slot, name, version) for name, version in refs]
-        source_method = self.method(source.method)
-        out_slots = list(source_method.spec.outputs)
-        out_slot = link.source.slot
-        if out_slot is None:
-            if len(out_slots) != 1:
-                raise UsageError(
-                    f"link from '{source.id}' must name a slot: {source_method.ref} has outputs {out_slots}",
-                    f'write "from": "{source.id}.SLOT"',
-                )
-            out_slot = out_slots[0]
-        elif out_slot not in source_method.spec.outputs:
-            raise UsageError(
-                f"link from '{source.id}.{out_slot}': no such output slot{did_you_mean(out_slot, out_slots)}",
-                "output slots: " + ", ".join(out_slots),
-            )
+        out_slot = slot_of(link.source.slot, self.method(source.method).spec.outputs)
+        assert out_slot is not None  # checked
         upstream_samples = self.expansion.samples_of(source.id)
         upstream_variant = self.expansion.restrict(variant, source.id)
         if link.gather and upstream_samples is not None:
@@ -362,10 +352,31 @@ class Resolver:
                 items.append(item)
         return items
 
-    def _sample_item(self, slot: str, name: str, version: int | None) -> InputItem:
+    def sample(self, name: str, version: int | None) -> SampleRecord | None:
+        """A registered sample version (the newest when ``version`` is None), or None.
+
+        On a fresh checkout (DVC, CI) the database may lack a sample that ``samples.lock.json``
+        lists. Normally it is restored then: its source is stored, checked against the locked
+        hash and registered. A read-only resolver restores nothing: it answers with the lock's
+        entry as the restore would record it (the locked version and content hash, so plans and
+        keys are those of the real run), after cheap checks only (the source exists; a file's
+        size is the locked size). The locked hash is not re-computed: ``run-step`` and
+        ``run-pipeline`` hash the source when they restore it and refuse content that differs.
+
+        Raises:
+            UsageError: The lock lists the sample but its source is missing or has changed.
+        """
         row = self.lineage.sample_version(name, version)
-        if row is None and restore_from_lock(self.project, self.lineage, name):  # a fresh checkout
-            row = self.lineage.sample_version(name, version)
+        if row is not None:
+            return row
+        if self.read_only:
+            return sample_from_lock(self.project, name, version)
+        if restore_from_lock(self.project, self.lineage, name):  # a fresh checkout
+            return self.lineage.sample_version(name, version)
+        return None
+
+    def _sample_item(self, slot: str, name: str, version: int | None) -> InputItem:
+        row = self.sample(name, version)
         if row is None:
             what = f"{name}@{version}" if version else name
             raise UsageError(f"unknown sample '{what}'", f"register it with `wfc sample add {name} PATH`")

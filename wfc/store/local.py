@@ -7,6 +7,9 @@ size and digest of every file) plus one object per file, so identical files are 
 Writes go to ``tmp/`` on the same file system, are fsynced, made read-only and renamed into place,
 so a crash leaves either no object or a correct one. Objects are re-hashed whenever they are read
 (staged, restored, exported); a corrupt one is moved to ``quarantine/`` and reported.
+
+A store opened with :meth:`ObjectStore.reader` (``plan``, ``why``) never changes anything: it
+verifies and reports a corrupt object but leaves it in place, and refuses every write.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Literal
 import blake3
 
 from wfc.cache.hashing import ALGORITHM, canonical_json, hash_file, hex_of, is_ignored
-from wfc.errors import StepFailed
+from wfc.errors import StepFailed, WfcError
 from wfc.failpoints import failpoint
 
 LinkMode = Literal["auto", "reflink", "hardlink", "copy"]
@@ -41,14 +44,26 @@ class ObjectCorrupt(StepFailed):
     """An object's bytes no longer match its name."""
 
 
+class StoreReadOnly(WfcError):
+    """A write through a store opened read-only (a bug: reading commands never write)."""
+
+
+_BUG = "a command that only reads tried to write; please report this as a bug"
+
+
 class ObjectStore:
     """A content-addressed store rooted at a directory."""
 
-    def __init__(self, root: Path, link: LinkMode = "auto") -> None:
+    def __init__(self, root: Path, link: LinkMode = "auto", *, read_only: bool = False) -> None:
         self.root = root
         self.link: LinkMode = link
+        self.read_only = read_only
         self.objects = root / "objects"
         self._verified: set[tuple[str, str]] = set()  # verified in this process
+
+    def reader(self) -> ObjectStore:
+        """The same store, read-only: verifying reports corruption without quarantining, writes raise."""
+        return ObjectStore(self.root, self.link, read_only=True)
 
     # -- naming ---------------------------------------------------------------------------
     def path(self, digest: str) -> Path:
@@ -139,17 +154,27 @@ class ObjectStore:
         _fsync_dir(dest.parent)
 
     def _tmp_dir(self) -> Path:
+        if self.read_only:
+            raise StoreReadOnly(f"the store {self.root} is open read-only: refused a write", _BUG)
         tmp = self.root / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         return tmp
 
     # -- reading --------------------------------------------------------------------------
-    def verify(self, digest: str, kind: Kind = "file") -> None:
+    def verify(self, digest: str, kind: Kind = "file", *, quarantine: bool = True) -> None:
         """Re-hash an object (and, for a tree, every file it lists).
+
+        Args:
+            digest: The object's name.
+            kind: ``dir`` for a tree object: its files are verified too.
+            quarantine: Move a corrupt object to ``quarantine/`` (so that a fresh copy can be
+                written). False, or a read-only store, only reports it: what commands that only
+                read (``plan``, ``why``) use.
 
         Raises:
             ObjectMissing: The object is absent.
-            ObjectCorrupt: The bytes do not match the name; the object is quarantined.
+            ObjectCorrupt: The bytes do not match the name (the object is quarantined, unless
+                ``quarantine`` is False or the store is read-only).
         """
         if (digest, kind) in self._verified:
             return
@@ -158,15 +183,18 @@ class ObjectStore:
             raise ObjectMissing(f"object {digest} is missing from the store", "re-run the step that made it")
         actual, _ = hash_file(path)
         if actual != digest:
-            self.quarantine(digest)
+            moved = quarantine and not self.read_only
+            if moved:
+                self.quarantine(digest)
             raise ObjectCorrupt(
-                f"object {digest} is corrupt (its bytes hash to {actual}); moved to quarantine",
+                f"object {digest} is corrupt (its bytes hash to {actual})"
+                + ("; moved to quarantine" if moved else ""),
                 "re-run the step that made it; run `wfc cache verify` to check the rest",
             )
         if kind == "dir":
             for _rel, mode, _size, file_digest in self.read_tree(digest):
                 if mode != "d":
-                    self.verify(str(file_digest))
+                    self.verify(str(file_digest), quarantine=quarantine)
         self._verified.add((digest, kind))
 
     def read_tree(self, digest: str) -> list[tuple[str, str, int, str | None]]:
@@ -208,6 +236,8 @@ class ObjectStore:
 
     def quarantine(self, digest: str) -> None:
         """Move a damaged object out of the way so that a fresh, correct copy can be written."""
+        if self.read_only:
+            raise StoreReadOnly(f"the store {self.root} is open read-only: refused to quarantine", _BUG)
         path = self.path(digest)
         qdir = self.root / "quarantine"
         qdir.mkdir(parents=True, exist_ok=True)

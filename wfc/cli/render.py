@@ -1,0 +1,66 @@
+"""Human text of API values that more than one command prints (``why`` and ``plan --explain``)
+or that takes more than a few lines (``show``). Presentation only: no I/O, no decisions."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wfc.api import Why
+
+
+def why_text(why: Why) -> str:
+    """One line per step (cached or will run, compared with which run), then its reasons; each
+    line ends with a newline."""
+    lines = []
+    for e in why.steps:
+        against = f" (compared with run {e.compared_with})" if e.compared_with else ""
+        lines.append(f"{e.step}: {e.status}{against}")
+        lines += [f"  - {reason}" for reason in e.reasons]
+    return "".join(line + "\n" for line in lines)
+
+
+def show_text(d: dict[str, Any]) -> str:
+    """The ``wfc show`` document of a step run as aligned ``label value`` lines."""
+    pr = d["pipeline_run"]
+    lines = [
+        f"run          {d['id']}  {d['status']}"
+        + (f" (from {d['cache_source_id']})" if d["cache_source_id"] else ""),
+        f"step         {d['step']}",
+        f"pipeline run {pr['id']} ({pr['pipeline']}, {pr['status']}), document {pr['document_hash']}",
+        f"method       {d['module']}/{d['method']}",
+        f"code         {d['code_hash']}",
+        f"contract     {d['contract_hash']}",
+        f"params       {json.dumps(d['params'], sort_keys=True)}",
+        f"environment  {d['env_name']} {d['env_digest']}",
+        f"key          {d['key']}",
+        f"started      {d['started_at']} UTC on {d['host']}",
+        f"ended        {d['ended_at'] or '-'}"
+        + (f" ({d['seconds']:.2f}s)" if d["seconds"] is not None else ""),
+        f"git commit   {pr['git_commit'] or '-'}   wfc {pr['wfc_version']}",
+    ]
+    if d["members"]:
+        lines.append(f"members      {', '.join(d['members'])}")
+    for label, value in (("reason", d["reason"]), ("error", d["error"]), ("exit code", d["exit_code"])):
+        if value is not None:
+            lines.append(f"{label:<12} {value}")
+    if d["cancel_cause_id"]:
+        lines.append(f"cancelled by {d['cancel_cause_id']}")
+    lines.append("inputs")
+    for i in d["inputs"]:
+        src = i["source"]
+        origin = (
+            f"sample {src['sample']}@{src['version']}"
+            if "sample" in src
+            else f"run {src['run']} ({src['node']}) slot {src['slot']}"
+        )
+        lines.append(f"  {i['slot']}[{i['position']}]  {origin}  {i['hash']}")
+    lines.append("outputs")
+    for o in d["outputs"]:
+        lines.append(f"  {o['slot']}  {o['path']}  {o['kind']} {o['size']} bytes  {o['hash']}")
+    if d["metrics"]:
+        lines.append(f"metrics      {json.dumps(d['metrics'], sort_keys=True)}")
+    for stream, where in d["logs"].items():
+        lines.append(f"{stream:<12} {where['file'] or '-'}  (object {where['object'] or '-'})")
+    return "\n".join(lines)
