@@ -16,6 +16,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from wfc.model.status import Status
+
 JOB = "wfc"
 TIMEOUT_S = 3.0
 GROUP_LABELS = ("pipeline_run", "node", "sample", "variant")
@@ -52,10 +54,10 @@ def exposition(
         "# TYPE wfc_step_status gauge",
         *(
             f'wfc_step_status{{status="{s}",method="{esc(method)}"}} {1 if s == status else 0}'
-            for s in ("completed", "cached", "failed", "cancelled")
+            for s in (Status.COMPLETED, Status.CACHED, Status.FAILED, Status.CANCELLED)
         ),
         "# TYPE wfc_step_cache_hit gauge",
-        f'wfc_step_cache_hit{{method="{esc(method)}"}} {1 if status == "cached" else 0}',
+        f'wfc_step_cache_hit{{method="{esc(method)}"}} {1 if status == Status.CACHED else 0}',
         "# TYPE wfc_step_output_bytes gauge",
         f'wfc_step_output_bytes{{method="{esc(method)}"}} {output_bytes}',
     ]

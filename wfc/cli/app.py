@@ -14,6 +14,7 @@ import typer
 
 from wfc.cli.boundary import emit_json, guard, say
 from wfc.cli.options import JsonOpt, PipelineArg, ProjectOpt, VarOpt, VerboseOpt, load_project, variables
+from wfc.model.status import Status
 from wfc.output import table
 
 app = typer.Typer(
@@ -230,7 +231,7 @@ def run_pipeline_cmd(
         counts = ", ".join(f"{n} {k}" for k, n in result.counts.items() if n)
         took = f"{result.seconds:.1f}s"
         say(f"pipeline run {result.pipeline_run} {result.status.value} in {took}: {counts}")
-    return 0 if result.status == "completed" else 1
+    return 0 if result.status == Status.COMPLETED else 1
 
 
 @app.command("config")

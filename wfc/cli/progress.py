@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from wfc.cli.boundary import say
+from wfc.model.status import Status
 from wfc.pipeline.events import (
     PipelineNote,
     PipelineStarted,
@@ -15,6 +16,8 @@ from wfc.pipeline.events import (
     StepFinished,
     StepStarted,
 )
+
+SHOWN = (Status.COMPLETED, Status.CACHED, Status.FAILED)  # counted in the progress line
 
 
 @dataclass
@@ -24,7 +27,7 @@ class Progress:
     live: bool = field(default_factory=lambda: sys.stderr.isatty())
     total: int = 0
     started: float = field(default_factory=time.monotonic)
-    counts: dict[str, int] = field(default_factory=lambda: {"completed": 0, "cached": 0, "failed": 0})
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SHOWN, 0))
     running: set[str] = field(default_factory=set)
 
     def __call__(self, event: RunEvent) -> None:
@@ -44,7 +47,7 @@ class Progress:
             self.running.discard(event.step)
             self.counts[event.status] = self.counts.get(event.status, 0) + 1
             self.show(self.line(f"{event.step} {event.status}"))
-            if event.status == "failed":
+            if event.status == Status.FAILED:
                 self.show(f"  error: step {event.step} failed: {event.why}", keep=True)
 
     def line(self, last: str) -> str:
@@ -52,10 +55,10 @@ class Progress:
         done = sum(self.counts.values())
         elapsed = time.monotonic() - self.started
         eta = elapsed / done * (self.total - done) if done else 0.0
-        c = self.counts
+        ran, cached, failed = (self.counts[s] for s in SHOWN)
         return (
-            f"[{done}/{self.total}] {last} ({c['completed']} ran, {c['cached']} cached, "
-            f"{c['failed']} failed, {len(self.running)} running, ETA {int(eta) // 60}:{int(eta) % 60:02d})"
+            f"[{done}/{self.total}] {last} ({ran} ran, {cached} cached, {failed} failed, "
+            f"{len(self.running)} running, ETA {int(eta) // 60}:{int(eta) % 60:02d})"
         )
 
     def show(self, line: str, keep: bool = False) -> None:

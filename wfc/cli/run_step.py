@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from wfc.cli.boundary import guarded
 from wfc.errors import ExitCode, UsageError, WfcError
+from wfc.model.status import Status
 from wfc.output import json_text
 
 WORKER_ENV = "WFC_WORKER"
@@ -167,7 +168,7 @@ def _run(argv: list[str]) -> int:
     doc = _forward(request, verbose) if os.environ.get(WORKER_ENV) else None
     if doc is None:
         doc = _run_here(request, stream=args.stream)
-    failed = doc["status"] == "failed"
+    failed = doc["status"] == Status.FAILED
     if not failed and args.marker is not None:
         touch_marker(args.marker)
     if not failed and args.outputs_file is not None:
@@ -264,9 +265,9 @@ def _render(doc: dict[str, Any]) -> None:
         sys.stdout.write(f"{slot}\t{o['hash']}\t{o['size']}\t{o['path']}\n")
     took = f"in {doc['seconds']:.2f}s"
     name, run = doc["name"], doc["run_id"]
-    if doc["status"] == "cached":
+    if doc["status"] == Status.CACHED:
         sys.stderr.write(f"{name}: cached (run {run}, from {doc['cache_source']}) {took}\n")
-    elif doc["status"] == "completed":
+    elif doc["status"] == Status.COMPLETED:
         sys.stderr.write(f"{name}: completed (run {run}; ran: {doc['reason']}) {took}\n")
     else:
         sys.stderr.write(

@@ -105,14 +105,7 @@ def _target(
     slot = slot_of(link.target.slot, spec.inputs)
     if slot is not None:
         return slot, None
-    shown = link.target.slot or "(none)"
-    return None, Problem(
-        f"links[{j}].to",
-        f"'{target.id}' has no input slot {shown}{did_you_mean(shown, list(spec.inputs))}",
-        f'write "to": "{target.id}.SLOT" with one of: ' + ", ".join(spec.inputs)
-        if spec.inputs
-        else f"{target.method} takes no inputs: remove the link",
-    )
+    return None, _no_slot(f"links[{j}].to", target, link.target.slot, list(spec.inputs), "input")
 
 
 def _source(
@@ -133,13 +126,19 @@ def _source(
     out = slot_of(link.source.slot, spec.outputs)
     if out is not None:
         return out, None
-    shown = link.source.slot or "(none)"
-    return None, Problem(
-        f"links[{j}].from",
-        f"'{source.id}' has no output slot {shown}{did_you_mean(shown, list(spec.outputs))}",
-        f'write "from": "{source.id}.SLOT" with one of: ' + ", ".join(spec.outputs)
-        if spec.outputs
-        else f"{source.method} makes no outputs: remove the link",
+    return None, _no_slot(f"links[{j}].from", source, link.source.slot, list(spec.outputs), "output")
+
+
+def _no_slot(path: str, node: MethodNode, given: str | None, slots: list[str], side: str) -> Problem:
+    """A link end that names no slot of its node (or names none where the node has several)."""
+    shown = given or "(none)"
+    end = "to" if side == "input" else "from"
+    return Problem(
+        path,
+        f"'{node.id}' has no {side} slot {shown}{did_you_mean(shown, slots)}",
+        f'write "{end}": "{node.id}.SLOT" with one of: ' + ", ".join(slots)
+        if slots
+        else f"{node.method} {'takes no inputs' if side == 'input' else 'makes no outputs'}: remove the link",
     )
 
 

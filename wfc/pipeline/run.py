@@ -100,8 +100,8 @@ def run_pipeline(
     given = dict(variables or {})
     values = resolve_variables(pipeline, os.environ, given)
     forced = _forced(pipeline.nodes, force)
-    with closing(open_lineage(project.database_url)) as lineage:
-        warm = Warm()
+    warm = Warm()
+    with closing(open_lineage(project.database_url)) as lineage, closing(warm):
         resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values, warm)
         steps = resolver.expansion.steps()
         fingerprints = _preflight(resolver, steps)
@@ -142,7 +142,6 @@ def run_pipeline(
                     code, raised = None, True
                 if code is None:
                     _cancel(lineage, pr_id, events)
-            warm.close()
             if code not in (None, 0) and not any(r.status == Status.FAILED for r in lineage.runs_of(pr_id)):
                 tail = log.read_text(errors="replace").splitlines()[-15:]
                 note = f"Snakemake stopped with exit code {code}; the end of {project.relative(log)}:"

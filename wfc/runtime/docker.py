@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,7 @@ def _pump(
     frames = container.attach(stdout=True, stderr=True, stream=True, logs=True, demux=True)
 
     def copy() -> None:
-        with stdout_path.open("ab") as out, stderr_path.open("ab") as err, contextlib.closing(frames):
+        with stdout_path.open("ab") as out, stderr_path.open("ab") as err, _closing(frames):
             for chunk_out, chunk_err in frames:
                 for chunk, log, name in ((chunk_out, out, "stdout"), (chunk_err, err, "stderr")):
                     if chunk:
@@ -174,6 +175,18 @@ def _pump(
     thread = threading.Thread(target=copy, daemon=True)
     thread.start()
     return thread
+
+
+@contextlib.contextmanager
+def _closing(frames: Any) -> Iterator[None]:
+    """Close an attach stream and the HTTP response under it (the SDK closes only the former)."""
+    try:
+        yield
+    finally:
+        frames.close()
+        response = getattr(frames, "_response", None)
+        if response is not None:
+            response.close()
 
 
 def _first_line(exc: BaseException) -> str:

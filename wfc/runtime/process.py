@@ -18,6 +18,9 @@ from typing import IO
 
 from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
 
+# wfc's settings (WFC_DATABASE_URL, WFC_STORE …) and the credentials of its database, store and engine
+PRIVATE = ("WFC_", "AWS_", "PG", "DOCKER_")
+
 
 class ProcessRuntime:
     """Runs a method as a child process of wfc (no container)."""
@@ -78,8 +81,10 @@ class ProcessRuntime:
         return ExecResult(code, oom_killed=code == -signal.SIGKILL and not timed_out, timed_out=timed_out)
 
     def base_environment(self) -> Mapping[str, str]:
-        """The variables under the method's own: wfc's (in a pod, the image's and the pod's)."""
-        return os.environ
+        """The variables under the method's own: the process's (in a pod, the image's and the
+        pod's), less wfc's own settings and the credentials it uses, which a method in a
+        container never sees either."""
+        return {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE)}
 
 
 def _pump(stream: IO[bytes] | None, log: IO[bytes], name: str, output: OutputSink | None) -> threading.Thread:
