@@ -131,7 +131,7 @@ class FakeRuntime:
             worker = threading.Thread(target=work, name=spec.name, daemon=True)
             worker.start()
             try:
-                timed_out = not done.wait(None)
+                timed_out = not done.wait(spec.timeout)
             finally:  # also when interrupted: the method stops before its logs close
                 if not done.is_set():
                     stop.set()
