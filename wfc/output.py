@@ -4,9 +4,7 @@ documents (every ``--json`` output is an API value passed through :func:`to_docu
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from enum import Enum
 from typing import Any
 
 
@@ -20,6 +18,9 @@ def error_text(message: str, hint: str, code: int, json_mode: bool) -> tuple[str
 def to_document(value: Any) -> Any:
     """An API value as plain JSON data: a dataclass becomes an object (led by ``"schema"`` when
     its class declares ``SCHEMA``), enums their values, tuples lists, paths and times strings."""
+    import dataclasses  # here, not above: `wfc run-step` under a worker prints text, not values
+    from enum import Enum
+
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         doc = {f.name: to_document(getattr(value, f.name)) for f in dataclasses.fields(value)}
         schema = getattr(type(value), "SCHEMA", None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, ParamSpec, overload
 
@@ -77,6 +76,8 @@ def guard(
 
 def _report(message: str, hint: str, code: int, json_mode: bool, verbose: bool) -> int:
     if verbose:
+        import traceback
+
         traceback.print_exc()
     out, err = error_text(message, hint, code, json_mode)
     sys.stdout.write(out)

@@ -17,7 +17,6 @@ import signal
 import socket
 import sys
 import textwrap
-from pathlib import Path
 from typing import Any, NoReturn
 
 from wfc.cli.boundary import guarded
@@ -80,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="wfc run-step", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=_Help, add_help=False
     )
-    p.add_argument("pipeline", type=Path, help="The pipeline document (JSON).")
+    p.add_argument("pipeline", help="The pipeline document (JSON).")
     p.add_argument("--node", required=True, metavar=STR, help="The node id.")
     p.add_argument("--sample", metavar=STR, help="The sample, for a per-sample node.")
     p.add_argument("--variant", metavar=STR, help="A variant declared by the node.")
@@ -119,11 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
         "this digest (`wfc compile --backend argo` makes one); the pipeline is a path inside it.",
     )
     p.add_argument(
-        "--marker", type=Path, metavar=PATH, help="Touch this file when the step succeeds (for Snakemake)."
+        "--marker", metavar=PATH, help="Touch this file when the step succeeds (for Snakemake)."
     )
     p.add_argument(
         "--outputs-file",
-        type=Path,
         metavar=PATH,
         help="Write the step's output hashes here (JSON, no run ids) when it succeeds (for DVC).",
     )
@@ -224,15 +222,18 @@ def _forward(request: dict[str, Any], verbose: bool) -> dict[str, Any] | None:
     return outcome
 
 
-def touch_marker(path: Path) -> None:
+def touch_marker(path: str) -> None:
     """Create (or refresh) a marker file: Snakemake's sign that a step is done."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "a"):
+        os.utime(path)
 
 
-def write_outputs_file(path: Path, name: str, outputs: dict[str, dict[str, Any]]) -> None:
+def write_outputs_file(path: str, name: str, outputs: dict[str, dict[str, Any]]) -> None:
     """Write a step's output manifest: slot -> hash, size, kind (sorted; the same bytes whenever
     the outputs are the same, whichever run made them)."""
+    from pathlib import Path
+
     from wfc.atomic import write_text_atomic
 
     doc = {
@@ -240,8 +241,9 @@ def write_outputs_file(path: Path, name: str, outputs: dict[str, dict[str, Any]]
         "step": name,
         "outputs": {slot: {k: o[k] for k in ("hash", "size", "kind")} for slot, o in sorted(outputs.items())},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(target, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def parse_vars(items: list[str]) -> dict[str, str]:

@@ -1,1 +1,1 @@
-"""The content-addressed object store (BRIEF §8)."""
+"""The content-addressed object store (BRIEF §8) and archiving outputs into it."""
