@@ -117,9 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Run the pipeline document and methods archived in the store under "
         "this digest (`wfc compile --backend argo` makes one); the pipeline is a path inside it.",
     )
-    p.add_argument(
-        "--marker", metavar=PATH, help="Touch this file when the step succeeds (for Snakemake)."
-    )
+    p.add_argument("--marker", metavar=PATH, help="Touch this file when the step succeeds (for Snakemake).")
     p.add_argument(
         "--outputs-file",
         metavar=PATH,
