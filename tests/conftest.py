@@ -225,3 +225,13 @@ def start_running_step(proj: Proj) -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.2)
     step.kill()
     raise AssertionError("the step never started running")
+
+
+def project_containers(proj: Proj) -> list[str]:
+    """IDs of the containers (running or not) that wfc started for this project, and only those:
+    other jobs may share the Docker engine, so a test never counts every ``wfc.run`` container."""
+    label = f"label=wfc.project={proj.root.resolve()}"
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True, check=True
+    )
+    return out.stdout.split()

@@ -96,7 +96,7 @@ def test_inspect_check_names_what_is_missing_or_invalid(fake_env: Proj) -> None:
     assert missing.returncode == 1
     assert missing.stderr.splitlines() == [
         "error: WFC_VAR_ROUNDS: missing (pipeline variable rounds (int): how many rounds)",
-        "1 settings missing or invalid",
+        "1 setting missing or invalid",
     ]
     bad = fake_env.wfc(
         "inspect", "pipeline.json", "--check", env={"WFC_VAR_ROUNDS": "many", "WFC_STORE_LINK": "symlink"}

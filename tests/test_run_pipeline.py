@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES, Proj
+from tests.conftest import FIXTURES, Proj, project_containers
 
 pytestmark = pytest.mark.docker
 
@@ -276,13 +275,13 @@ def test_sigterm_cancels_running_steps_and_removes_containers(probe_project: Pro
         text=True,
     )
     deadline = time.monotonic() + 90
-    while len(_containers()) < 2 and time.monotonic() < deadline:
+    while len(project_containers(probe_project)) < 2 and time.monotonic() < deadline:
         time.sleep(0.3)
-    assert len(_containers()) == 2, "both slow steps should be running"
+    assert len(project_containers(probe_project)) == 2, "both slow steps should be running"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert _containers() == []
+    assert project_containers(probe_project) == []
     rows = probe_project.rows("SELECT node_id, status, error FROM runs ORDER BY node_id, sample")
     assert rows == [
         ("next", "cancelled", "cancelled by user"),
@@ -291,14 +290,3 @@ def test_sigterm_cancels_running_steps_and_removes_containers(probe_project: Pro
         ("slow", "cancelled", "cancelled by user"),
     ]
     assert probe_project.rows("SELECT status FROM pipeline_runs") == [("cancelled",)]
-
-
-def _containers() -> list[str]:
-    out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=wfc.run"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ},
-    )
-    return out.stdout.split()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, Proj, probe_pipeline
+from tests.conftest import FIXTURES, Proj, probe_pipeline, project_containers
 from wfc_client import contract
 
 pytestmark = pytest.mark.docker
@@ -142,7 +142,7 @@ def test_timeout_and_oom_are_named(probe_project: Proj) -> None:
     doc = probe_project.run_step("probe", "--sample", "s1")
     assert doc["status"] == "failed"
     assert doc["error"] == "out of memory: killed by the kernel at the 64m limit (resources.memory)"
-    assert not list(_containers())  # nothing left behind
+    assert not project_containers(probe_project)  # nothing left behind
 
 
 def test_four_concurrent_run_steps_execute_once(probe_project: Proj) -> None:
@@ -207,13 +207,6 @@ def test_renamed_node_and_reformatted_document_reuse_the_work(probe_project: Pro
     assert again["status"] == "cached" and again["key"] == first["key"]
 
 
-def _containers() -> list[str]:
-    out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=wfc.run"], capture_output=True, text=True, check=True
-    )
-    return out.stdout.split()
-
-
 def _kill_at(project: Proj, failpoint: str) -> None:
     """Run the step and have it SIGKILL itself at a named fail point."""
     argv = ("run-step", "pipeline.json", "--node", "probe", "--sample", "s1")
@@ -249,14 +242,14 @@ def test_sigterm_cancels_the_step_and_removes_its_container(probe_project: Proj)
         argv, cwd=probe_project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 60
-    while not _containers() and time.monotonic() < deadline:
+    while not project_containers(probe_project) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _containers(), "the method's container never started"
+    assert project_containers(probe_project), "the method's container never started"
     proc.terminate()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "error: interrupted"
-    assert _containers() == []
+    assert project_containers(probe_project) == []
     assert probe_project.rows("SELECT status, error FROM runs") == [("cancelled", "cancelled by user")]
     assert probe_project.rows("SELECT status FROM pipeline_runs") == [("cancelled",)]
 

@@ -37,7 +37,7 @@ def test_unknown_field_in_method_file(fake_env: Proj) -> None:
     spec.write_text(spec.read_text().replace("data: {required: false}", "data: {requird: false}"))
     assert _step(fake_env, "--sample", "s1") == (
         2,
-        "error: methods/t/probe/method.yaml: inputs.data.requird: unknown field",
+        "error: methods/t/probe/method.yaml: inputs.data.requird: unknown field (did you mean 'required'?)",
         "hint: see docs/methods.md for the method.yaml fields",
     )
 
@@ -288,6 +288,7 @@ def test_missing_ca_bundle(project: Proj) -> None:
 
 
 def test_run_pipeline_refuses_before_anything_runs(fake_env: Proj) -> None:
+    fake_env.write_pipeline(probe_pipeline(samples=["s1"]))  # a valid document: s2 is not registered
     proc = fake_env.wfc(
         "run-pipeline", "pipeline.json", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     )

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 
-from tests.conftest import Proj, add_examples
+from tests.conftest import REPO, Proj, add_examples
+
+
+def _examples(project: Proj) -> Proj:
+    """The shipped examples with their environments (Dockerfile and lock, no image): validate
+    checks that each method's environment exists and is built."""
+    shutil.copytree(REPO / "environments", project.root / "environments", dirs_exist_ok=True)
+    return add_examples(project)
+
 
 BAD = {
     "version": 1,
@@ -30,25 +39,31 @@ BAD = {
 
 
 def test_every_problem_is_reported_with_path_and_fix(project: Proj) -> None:
-    add_examples(project).write_pipeline(BAD, "bad.json")
+    _examples(project).write_pipeline(BAD, "bad.json")
     proc = project.wfc("validate", "bad.json")
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        "error: bad.json: nodes[0].samples: unknown sample 'nowhere' (fix: register it with `wfc sample add nowhere PATH`)",
-        "error: bad.json: nodes[1].overrides.west: 'west' is not a sample of this node (did you mean 'east'?) "
-        "(fix: samples: east, nowhere)",
-        "error: bad.json: nodes[clean].params.drop_incomplet: unknown param (did you mean 'drop_incomplete'?) "
-        "(fix: this method's params are: delimiter, drop_incomplete)",
-        'error: bad.json: nodes[sum].params.top: expected int, got "many" (fix: fix the value in the pipeline document)',
+        "error: bad.json: nodes[0].samples: unknown sample 'nowhere'",
+        "hint: register it with `wfc sample add nowhere PATH`",
+        "error: bad.json: nodes[1].overrides.west: 'west' is not a sample of this node (did you mean 'east'?)",
+        "hint: samples: east, nowhere",
+        "error: bad.json: nodes[clean].params.drop_incomplet: unknown param (did you mean 'drop_incomplete'?)",
+        "hint: this method's params are: delimiter, drop_incomplete",
+        'error: bad.json: nodes[sum].params.top: expected int, got "many"',
+        "hint: fix the value in the pipeline document",
         "error: bad.json: nodes[4].method: unknown method 'tables/ghost': methods/tables/ghost/method.yaml does not "
-        'exist (fix: create it, or fix the node\'s "method" (known: tables/clean, tables/summarise, text/badge, '
-        "text/report))",
-        "error: bad.json: links[0].to: 'clean' has no input slot tables (did you mean 'table'?) "
-        '(fix: write "to": "clean.SLOT" with one of: table)',
-        "error: bad.json: links[2].from: 'sum' has no output slot (none) "
-        '(fix: write "from": "sum.SLOT" with one of: summary, totals)',
-        "error: bad.json: nodes[1]: required input slot 'table' of 'clean' is not fed "
-        '(fix: add a link {"from": "...", "to": "clean.table"})',
+        "exist",
+        'hint: create it, or fix the node\'s "method" (known: tables/clean, tables/summarise, text/badge, '
+        "text/report)",
+        "error: bad.json: links[0].to: 'clean' has no input slot tables (did you mean 'table'?)",
+        'hint: write "to": "clean.SLOT" with one of: table',
+        "error: bad.json: links[2].from: 'sum' has no output slot (none)",
+        'hint: write "from": "sum.SLOT" with one of: summary, totals',
+        "error: bad.json: nodes[1]: required input slot 'table' of 'clean' is not fed",
+        'hint: add a link {"from": "...", "to": "clean.table"}',
+        "warning: bad.json: links[1]: 'sum.table' takes several files (multiple: true) but 'clean' runs once "
+        "per sample: 'sum' will run once per sample, on one file each",
+        'hint: to give one step the files of every sample, add "gather": true to links[1]',
     ]
 
 
@@ -65,7 +80,7 @@ def test_schema_errors_are_all_listed_and_json_output(project: Proj) -> None:
 
 
 def test_valid_document_and_type_mismatch_warning(project: Proj) -> None:
-    add_examples(project)
+    _examples(project)
     ok = project.wfc("validate", "examples/pipelines/quickstart.json")
     assert ok.returncode == 0 and ok.stderr.strip() == "examples/pipelines/quickstart.json is valid"
     doc = json.loads((project.root / "examples/pipelines/branches.json").read_text())
@@ -74,9 +89,9 @@ def test_valid_document_and_type_mismatch_warning(project: Proj) -> None:
     warn = project.wfc("validate", "warn.json")
     assert warn.returncode == 0
     assert warn.stderr.splitlines() == [
-        "warning: warn.json: links[3]: 'summarise.summary' makes .csv files but the input expects json "
-        "(fix: check the link; types are advisory)",
-        "warn.json is valid (1 warnings)",
+        "warning: warn.json: links[3]: 'summarise.summary' makes .csv files but the input expects json",
+        "hint: check the link; types are advisory",
+        "warn.json is valid (1 warning)",
     ]
 
 

@@ -81,7 +81,7 @@ def parse_method_file(path: Path, shown: str) -> MethodSpec:
         return MethodSpec.model_validate(data)
     except ValidationError as exc:
         raise UsageError(
-            f"{shown}: {first_error(exc)}", "see docs/methods.md for the method.yaml fields"
+            f"{shown}: {first_error(exc, MethodSpec)}", "see docs/methods.md for the method.yaml fields"
         ) from None
 
 

@@ -8,6 +8,12 @@ import json
 from typing import Any
 
 
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """``count`` and its noun, singular for exactly one: ``plural(1, "core")`` is "1 core",
+    ``plural(3, "step run")`` "3 step runs"; ``nouns`` spells an irregular plural."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def error_text(message: str, hint: str, code: int, json_mode: bool) -> tuple[str, str]:
     """An error as ``(stdout, stderr)`` text: a JSON document under ``--json``, else two lines."""
     if json_mode:

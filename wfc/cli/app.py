@@ -15,7 +15,7 @@ import typer
 from wfc.cli.boundary import emit_json, guard, say
 from wfc.cli.options import JsonOpt, PipelineArg, ProjectOpt, VarOpt, VerboseOpt, load_project, variables
 from wfc.model.status import Status
-from wfc.output import table
+from wfc.output import plural, table
 
 app = typer.Typer(
     name="wfc",
@@ -95,7 +95,7 @@ def plan_cmd(
     rows = [[s.name, s.method, json.dumps(s.params, sort_keys=True), s.status, s.reason] for s in steps]
     print(table(rows, ["step", "method", "params", "status", "why"]))
     runs = sum(1 for s in steps if s.status == "will run")
-    say(f"{len(steps)} steps: {len(steps) - runs} cached, {runs} will run")
+    say(f"{plural(len(steps), 'step')}: {len(steps) - runs} cached, {runs} will run")
 
 
 @app.command("validate")
@@ -115,9 +115,9 @@ def validate_cmd(
     else:
         for p in result.problems:
             where = f"{pipeline}: {p.path}: " if p.path else f"{pipeline}: "
-            say(f"{p.severity}: {where}{p.message} (fix: {p.hint})")
+            say(f"{p.severity}: {where}{p.message}" + (f"\nhint: {p.hint}" if p.hint else ""))
         if result.valid:
-            warned = f" ({len(result.problems)} warnings)" if result.problems else ""
+            warned = f" ({plural(len(result.problems), 'warning')})" if result.problems else ""
             say(f"{pipeline} is valid{warned}")
     return 0 if result.valid else 2
 

@@ -3,13 +3,15 @@
 Every command runs inside :func:`guarded`, applied by the :func:`guard` decorator: a
 :class:`~wfc.errors.WfcError` becomes ``error: …`` and ``hint: …`` on stderr (or
 ``{"error", "hint", "exit_code"}`` on stdout under ``--json``) and its documented exit code;
-Ctrl-C exits 130; a traceback is shown only with ``--verbose``. A command's ``--json`` output is
-one API value printed by :func:`emit_json`.
+Ctrl-C exits 130; a traceback is shown only with ``--verbose``; output cut short by its reader
+(``wfc runs | head -1``) ends quietly with 141. A command's ``--json`` output is one API value
+printed by :func:`emit_json`.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, ParamSpec, overload
@@ -30,6 +32,8 @@ def guarded(body: Callable[[], int | None], *, json_mode: bool = False, verbose:
     except KeyboardInterrupt:
         code = _report("interrupted", "", ExitCode.INTERRUPTED, json_mode, verbose)
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _output_closed():
+            _quiet_exit()  # any other broken pipe (a socket, a subprocess) is a bug, reported below
         code = _report(
             f"internal error: {type(exc).__name__}: {exc}",
             "this is a bug in wfc: rerun with --verbose and report the traceback",
@@ -37,8 +41,46 @@ def guarded(body: Callable[[], int | None], *, json_mode: bool = False, verbose:
             json_mode,
             True,
         )
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_exit()
     sys.exit(int(code))
+
+
+# What `git log | head -1` or `cat big | head -1` report: killed by SIGPIPE, 128 + 13. A shell
+# without `pipefail` ignores it; with `pipefail`, wfc behaves exactly like those tools.
+EXIT_BROKEN_PIPE = 141
+
+
+def _output_closed() -> bool:
+    """Whether our stdout or stderr is a pipe whose reader has gone (``| head`` has exited)."""
+    import select
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poller = select.poll()
+            poller.register(stream.fileno(), select.POLLOUT)
+            if any(events & select.POLLERR for _, events in poller.poll(0)):
+                return True
+        except (OSError, ValueError, AttributeError):
+            continue
+    return False
+
+
+def _quiet_exit() -> NoReturn:
+    """Leave without a message when the reader of our output has gone, as Unix tools do.
+
+    Python would flush stdout again at shutdown and print "Exception ignored … BrokenPipeError":
+    point the descriptor at /dev/null first (the recipe of the ``signal`` module's documentation).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
 
 
 def _json_flag(kwargs: Mapping[str, Any]) -> bool:

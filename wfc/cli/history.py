@@ -20,7 +20,7 @@ from wfc.cli.options import (
     load_project,
     variables,
 )
-from wfc.output import table
+from wfc.output import plural, table
 
 
 @app.command("runs")
@@ -74,7 +74,7 @@ def runs_cmd(
             for s in pr["steps"]
         ]
         print(table(rows, ["run", "pipeline run", "step", "status", "started (UTC)", "took"]))
-        say(f"{len(rows)} step runs")
+        say(plural(len(rows), "step run"))
         return
     rows = [
         [d["id"], d["pipeline"], d["status"], d["started_at"][:19], _secs(d["seconds"]), _counts(d["counts"])]
@@ -210,5 +210,5 @@ def export_cmd(
         emit_json(done)
     else:
         origin = f" (outputs of run {done.source_run})" if done.source_run != done.run else ""
-        what = f"{done.size} bytes, verified {done.hash}"
+        what = f"{plural(done.size, 'byte')}, verified {done.hash}"
         say(f"exported {done.slot} of {done.run}{origin} to {done.dest}: {what}")

@@ -12,7 +12,7 @@ import typer
 from wfc.cli.app import app
 from wfc.cli.boundary import emit_json, guard, say
 from wfc.cli.options import JsonOpt, PipelineArg, ProjectOpt, VerboseOpt, load_project
-from wfc.output import table
+from wfc.output import plural, table
 
 cache_app = typer.Typer(help="Check, prune and measure the object store.", no_args_is_help=True)
 metrics_app = typer.Typer(help="Manage metrics pushed to the Prometheus Pushgateway.", no_args_is_help=True)
@@ -34,7 +34,7 @@ def cache_verify(project: ProjectOpt = None, json_out: JsonOpt = False, verbose:
 
     def progress(done: int, total: int) -> None:
         if live:
-            sys.stderr.write(f"\r\x1b[Kverifying {done}/{total} objects")
+            sys.stderr.write(f"\r\x1b[Kverifying {done}/{plural(total, 'object')}")
 
     report = api.cache_verify(load_project(project), progress=progress)
     if live:
@@ -45,8 +45,8 @@ def cache_verify(project: ProjectOpt = None, json_out: JsonOpt = False, verbose:
         for p in report.problems:
             users = ", ".join(p.used_by) or "nothing recorded"
             say(f"{p.problem}: {p.hash} (used by {users})")
-        verdict = f"{len(report.problems)} problems" if report.problems else "all good"
-        say(f"verified {report.objects} objects ({report.bytes} bytes): {verdict}")
+        verdict = plural(len(report.problems), "problem") if report.problems else "all good"
+        say(f"verified {plural(report.objects, 'object')} ({plural(report.bytes, 'byte')}): {verdict}")
         if report.problems:
             say("hint: re-run the steps that made them (`wfc run-pipeline` re-executes what is missing)")
     return 1 if report.problems else 0
@@ -85,8 +85,8 @@ def cache_gc(
         return
     verb = "would remove" if r.dry_run else "removed"
     say(
-        f"{verb} {len(r.removed)} objects ({r.bytes} bytes); kept {r.kept} referenced"
-        f" and {r.kept_recent} recent ones; {verb} {r.temp_files} stale temp files"
+        f"{verb} {plural(len(r.removed), 'object')} ({plural(r.bytes, 'byte')}); kept {r.kept} referenced"
+        f" and {r.kept_recent} recent; {verb} {plural(r.temp_files, 'stale temp file')}"
     )
 
 
@@ -152,7 +152,7 @@ def doctor_cmd(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: V
         rows = [[c.name, c.status, c.detail, c.fix] for c in health.checks]
         print(table(rows, ["check", "status", "detail", "fix"]))
         failed = sum(1 for c in health.checks if c.status == "fail")
-        say(f"{failed} checks failed" if failed else "all checks passed")
+        say(f"{plural(failed, 'check')} failed" if failed else "all checks passed")
     return 0 if health.ok else 1
 
 
@@ -198,7 +198,7 @@ def inspect_cmd(
         for i in bad:
             say(f"error: {i.env}: {i.problem} ({i.description})")
         say(
-            f"{len(bad)} settings missing or invalid"
+            f"{plural(len(bad), 'setting')} missing or invalid"
             if bad
             else "every required setting is present and valid"
         )
@@ -207,7 +207,7 @@ def inspect_cmd(
             [i.env, "required" if i.required else "optional", i.value or "", i.default, i.problem or "ok"]
             for i in found
         ]
-        print(table(rows, ["variable", "", "value", "default", "state"]))
+        print(table(rows, ["variable", "need", "value", "default", "state"]))
     return 1 if (check and bad) else 0
 
 
@@ -245,4 +245,4 @@ def metrics_clean(
     if json_out:
         emit_json({"schema": "wfc.metrics-clean/1", "deleted": found})
     else:
-        say(f"deleted {len(found)} metric groups from {url}")
+        say(f"deleted {plural(len(found), 'metric group')} from {url}")

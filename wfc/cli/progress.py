@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from wfc.cli.boundary import say
 from wfc.model.status import Status
+from wfc.output import plural
 from wfc.pipeline.events import (
     PipelineNote,
     PipelineStarted,
@@ -35,7 +36,8 @@ class Progress:
         if isinstance(event, PipelineStarted):
             self.total = len(event.steps)
             say(
-                f"pipeline run {event.pipeline_run}: {len(event.steps)} steps, {event.cores} cores"
+                f"pipeline run {event.pipeline_run}: {plural(len(event.steps), 'step')},"
+                f" {plural(event.cores, 'core')}"
                 f" (Snakemake in {event.snakemake_dir})"
             )
         elif isinstance(event, PipelineNote):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from wfc.output import plural
+
 if TYPE_CHECKING:
     from wfc.api import Why
 
@@ -58,7 +60,7 @@ def show_text(d: dict[str, Any]) -> str:
         lines.append(f"  {i['slot']}[{i['position']}]  {origin}  {i['hash']}")
     lines.append("outputs")
     for o in d["outputs"]:
-        lines.append(f"  {o['slot']}  {o['path']}  {o['kind']} {o['size']} bytes  {o['hash']}")
+        lines.append(f"  {o['slot']}  {o['path']}  {o['kind']} {plural(o['size'], 'byte')}  {o['hash']}")
     if d["metrics"]:
         lines.append(f"metrics      {json.dumps(d['metrics'], sort_keys=True)}")
     for stream, where in d["logs"].items():

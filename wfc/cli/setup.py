@@ -10,7 +10,7 @@ import typer
 from wfc.cli.app import app
 from wfc.cli.boundary import emit_json, guard, say
 from wfc.cli.options import JsonOpt, ProjectOpt, VerboseOpt, load_project
-from wfc.output import table
+from wfc.output import plural, table
 
 env_app = typer.Typer(help="Build and inspect environments (Docker images).", no_args_is_help=True)
 sample_app = typer.Typer(help="Register and list samples.", no_args_is_help=True)
@@ -134,7 +134,7 @@ def sample_add(
     if json_out:
         emit_json({"schema": "wfc.sample-add/1", **doc})
     elif created:
-        what = f"{sample.kind}, {sample.size} bytes, {sample.content_hash}"
+        what = f"{sample.kind}, {plural(sample.size, 'byte')}, {sample.content_hash}"
         say(f"added sample {sample.name}@{sample.version} ({what})")
     else:
         say(f"sample {sample.name}@{sample.version} already has this content: nothing changed")

@@ -14,7 +14,10 @@ each method node's input slots):
 - a type mismatch between the file an output makes and the type an input expects (a warning);
 - a required input slot that no link feeds;
 - several inputs into a slot that is not ``multiple``: two links, a ``mode: all`` input node with
-  several samples, or any gather (a gather delivers a list).
+  several samples, or any gather (a gather delivers a list);
+- a ``multiple`` slot whose only link comes, without ``gather``, from a node that runs once per
+  sample: each step gets one sample's file, one step per sample (a warning: gathering is likely
+  what was meant).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import TypeVar
 
-from wfc.errors import did_you_mean
+from wfc.compile.expand import Expansion
+from wfc.errors import UsageError, did_you_mean
 from wfc.model.method import MethodSpec
 from wfc.model.pipeline import InputNode, Link, MethodNode, Pipeline
 from wfc.model.problem import Problem
@@ -44,6 +48,7 @@ def check_links(
     """
     problems: list[Problem] = []
     fed: dict[tuple[str, str], int] = {}
+    links_of: dict[tuple[str, str], list[int]] = {}
     for j, link in enumerate(pipeline.links):
         if into is not None and link.target.node != into:
             continue
@@ -53,6 +58,7 @@ def check_links(
         if slot is None:
             continue
         fed[(link.target.node, slot)] = fed.get((link.target.node, slot), 0) + _count(pipeline, link)
+        links_of.setdefault((link.target.node, slot), []).append(j)
         if out is not None:
             problems += _type_warning(pipeline, specs, j, link, slot, out)
     for i, node in enumerate(pipeline.nodes):
@@ -79,6 +85,8 @@ def check_links(
                         f"declare inputs.{name}.multiple: true in method.yaml, or feed it one input",
                     )
                 )
+            if declared.multiple and len(links_of.get((node.id, name), [])) == 1:
+                problems += _ungathered(pipeline, links_of[(node.id, name)][0], name)
     return problems
 
 
@@ -150,6 +158,28 @@ def _count(pipeline: Pipeline, link: Link) -> int:
     if isinstance(source, InputNode) and source.mode == "all":
         return len({s.partition("@")[0] for s in source.samples})
     return 1
+
+
+def _ungathered(pipeline: Pipeline, j: int, slot: str) -> list[Problem]:
+    """A warning when a ``multiple`` slot's only link fans out per sample without ``gather``."""
+    link = pipeline.links[j]
+    if link.gather:
+        return []
+    try:
+        samples = Expansion(pipeline).samples_of(link.source.node)
+    except UsageError:  # samples that do not join: reported by validate on the node
+        return []
+    if samples is None:
+        return []
+    return [
+        Problem(
+            f"links[{j}]",
+            f"'{link.target.node}.{slot}' takes several files (multiple: true) but '{link.source.node}' "
+            f"runs once per sample: '{link.target.node}' will run once per sample, on one file each",
+            f'to give one step the files of every sample, add "gather": true to links[{j}]',
+            "warning",
+        )
+    ]
 
 
 def _type_warning(

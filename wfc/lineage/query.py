@@ -66,6 +66,7 @@ def find_run(db: Database, ref: str) -> RunRecord:
 
 
 def _last_run(db: Database, step: str) -> RunRecord:
+    _check_step_name(step)
     node, _, rest = step.partition("[")
     sample, _, variant = rest.removesuffix("]").partition("|")
     stmt = select(Run).where(Run.node_id == node)
@@ -80,6 +81,23 @@ def _last_run(db: Database, step: str) -> RunRecord:
             "name a step as NODE or NODE[SAMPLE]; list them with `wfc runs --steps`",
         )
     return to_record(RunRecord, row)
+
+
+def _check_step_name(step: str) -> None:
+    """Refuse a ``last:`` reference that is not ``NODE``, ``NODE[SAMPLE]`` or ``NODE[SAMPLE|VARIANT]``."""
+    opened, closed = step.count("["), step.count("]")
+    if opened != closed:
+        problem = "unbalanced [ ]"
+    elif opened > 1 or (opened and not (step.endswith("]") and step.index("[") > 0)):
+        problem = "not a step name"
+    elif not step:
+        problem = "names no step"
+    else:
+        return
+    raise UsageError(
+        f"bad run reference '{LAST}{step}': {problem}",
+        "write last:NODE or last:NODE[SAMPLE] (last:NODE[SAMPLE|VARIANT] for a variant)",
+    )
 
 
 def find_pipeline_run(db: Database, ref: str) -> PipelineRunRecord:

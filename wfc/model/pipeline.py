@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, model_validator
 
 from wfc.errors import UsageError, did_you_mean
-from wfc.model.base import Frozen, first_error
+from wfc.model.base import Frozen, problems_of
+from wfc.model.problem import DocumentInvalid, Problem
 
 _NODE_ID = re.compile(r"^[\w-]+$")  # letters of any script, digits, "_" and "-"
 
@@ -211,11 +212,22 @@ def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
     stuck = {node for node, count in waiting.items() if count > 0}
     if not stuck:
         return None
-    node, path = min(stuck), []  # every stuck node leads into a cycle: walk until a node repeats
+    # A stuck node is on a cycle or downstream of one, so it has a stuck node feeding it: walk
+    # upstream until a node repeats (walking downstream can end at a node that feeds nothing).
+    feeders: dict[str, set[str]] = {node: set() for node in stuck}
+    for source, targets in edges.items():
+        for target in targets:
+            if source in stuck and target in stuck:
+                feeders[target].add(source)
+    node, path = min(stuck), []
     while node not in path:
         path.append(node)
-        node = min(t for t in edges.get(node, []) if t in stuck)
-    return [*path[path.index(node) :], node]
+        node = min(feeders[node])
+    cycle = path[path.index(node) :]
+    cycle.reverse()  # upstream order -> the direction data flows
+    first = cycle.index(min(cycle))
+    cycle = cycle[first:] + cycle[:first]
+    return [*cycle, cycle[0]]
 
 
 def load_pipeline(path: Path) -> tuple[Pipeline, bytes]:
@@ -235,4 +247,12 @@ def load_pipeline(path: Path) -> tuple[Pipeline, bytes]:
     try:
         return Pipeline.model_validate(data), raw
     except ValidationError as exc:
-        raise UsageError(f"{path}: {first_error(exc)}", "see docs/pipelines.md for the format") from None
+        raise DocumentInvalid(str(path), schema_problems(exc)) from None
+
+
+def schema_problems(exc: ValidationError) -> list[Problem]:
+    """The schema problems of a pipeline document, unknown fields first (``wfc validate``'s words)."""
+    return [
+        Problem(where, what, "see docs/pipelines.md for the document format")
+        for where, what in problems_of(exc, Pipeline)
+    ]

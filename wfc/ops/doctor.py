@@ -18,6 +18,7 @@ from wfc.environments.build import list_environments, read_lock
 from wfc.errors import WfcError
 from wfc.lineage.db import database
 from wfc.lineage.records import SCHEMA_VERSION
+from wfc.output import plural
 from wfc.project import Project
 from wfc.runtime.docker import image_present
 
@@ -153,7 +154,7 @@ def _git(project: Project) -> tuple[Check, None]:
         return Check("git", "warn", "not a git repository: runs record no commit", fix), None
     changed = [line for line in proc.stdout.splitlines() if line.strip()]
     if changed:
-        detail = f"{len(changed)} uncommitted changes: the recorded commit will not match the code"
+        detail = f"{plural(len(changed), 'uncommitted change')}: the recorded commit will not match the code"
         return Check("git", "warn", detail, "commit your changes before runs you want to cite"), None
     return Check("git", "ok", "clean working tree"), None
 

@@ -27,6 +27,7 @@ from wfc.lineage.query import inputs_of, latest_runs, run_by_id
 from wfc.lineage.records import RunRecord
 from wfc.model.pipeline import MethodNode, load_pipeline
 from wfc.model.status import Status
+from wfc.output import plural
 from wfc.project import Project
 from wfc.step.lifecycle import find_reusable
 from wfc.step.resolve import InputItem, ResolvedStep, Resolver, UpstreamMissing
@@ -242,7 +243,8 @@ class _Explainer:
             if [i.content_hash for i in before] == [i.digest for i in after]:
                 continue
             if len(before) != len(after):
-                lines.append(f"input data: slot '{slot}' had {len(before)} inputs, now {len(after)}")
+                had = plural(len(before), "input")
+                lines.append(f"input data: slot '{slot}' had {had}, now {len(after)}")
             for b, a in zip(before, after, strict=False):
                 if b.content_hash == a.digest:
                     continue

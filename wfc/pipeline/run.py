@@ -26,6 +26,7 @@ from wfc.errors import UsageError, did_you_mean
 from wfc.lineage import open_lineage
 from wfc.lineage.records import Lineage, RunRecord
 from wfc.model.pipeline import MethodNode, load_pipeline
+from wfc.model.problem import DocumentInvalid
 from wfc.model.status import Status
 from wfc.pipeline import snakemake
 from wfc.pipeline.complete import USER_CANCEL, Completion, complete, final_status
@@ -42,6 +43,7 @@ from wfc.pipeline.events import (
     StepStarted,
 )
 from wfc.pipeline.generate import generate
+from wfc.pipeline.validate import validate
 from wfc.pipeline.worker import Listener, Worker
 from wfc.project import Project
 from wfc.runtime.base import OutputSink
@@ -91,13 +93,15 @@ def run_pipeline(
 
     Raises:
         UsageError: An invalid document, method, param, variable or forced node; an environment
-            not built.
+            not built. A document with problems raises ``DocumentInvalid``, listing every problem
+            ``validate`` finds, before anything is recorded.
         InfraError: Docker or the database is unreachable (checked before anything runs).
         KeyboardInterrupt: After cancelling the run on Ctrl-C or SIGTERM (the record is complete).
     """
     started = time.monotonic()
     pipeline, raw = load_pipeline(pipeline_path)
     given = dict(variables or {})
+    _check_document(project, pipeline_path, given)
     values = resolve_variables(pipeline, os.environ, given)
     forced = _forced(pipeline.nodes, force)
     warm = Warm()
@@ -238,6 +242,14 @@ def _forced(nodes: Iterable[Any], force: Iterable[str]) -> frozenset[str]:
                 "method nodes: " + ", ".join(method_nodes),
             )
     return frozenset(force)
+
+
+def _check_document(project: Project, pipeline_path: Path, given: dict[str, str]) -> None:
+    """Refuse a document with any problem ``wfc validate`` finds, in its words, before anything
+    is recorded or Snakemake starts (warnings do not stop a run)."""
+    errors = [p for p in validate(project, pipeline_path, os.environ, given) if p.severity == "error"]
+    if errors:
+        raise DocumentInvalid(str(pipeline_path), errors)
 
 
 def _preflight(resolver: Resolver, steps: list[ConcreteStep]) -> dict[str, dict[str, str]]:

@@ -2,7 +2,9 @@
 
 Schema problems come from the pydantic model (all of them); then the document is checked against
 the project: methods, slots, links, params of every variant and sample override, variables,
-registered samples and per-sample joins. Type mismatches between linked slots are warnings.
+registered samples and per-sample joins, and the environment of every method (missing: an error;
+not built: a warning). Type mismatches between linked slots, and a ``multiple`` slot fed per
+sample without ``gather``, are warnings.
 Links and slots are checked by ``wfc.compile.links``, the checker the resolver uses too.
 
 Validating writes nothing: the database is opened read-only (a missing one is not created) and a
@@ -12,6 +14,7 @@ sample known only from ``samples.lock.json`` counts as registered without being 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +25,11 @@ from pydantic import ValidationError
 from wfc.compile.expand import Variant, sample_ref
 from wfc.compile.links import check_links
 from wfc.compile.variables import resolve_variables
+from wfc.environments.build import environment_dir, list_environments
 from wfc.errors import UsageError, did_you_mean
 from wfc.lineage import open_lineage
-from wfc.model.base import describe
 from wfc.model.method import MethodSpec
-from wfc.model.pipeline import InputNode, MethodNode, Pipeline
+from wfc.model.pipeline import InputNode, MethodNode, Pipeline, schema_problems
 from wfc.model.problem import Problem as Problem  # importers name it from here
 from wfc.project import Project
 from wfc.step.resolve import Resolver
@@ -46,8 +49,14 @@ class Validation:
         object.__setattr__(self, "valid", not any(p.severity == "error" for p in self.problems))
 
 
-def validate(project: Project, pipeline_path: Path, environ: dict[str, str]) -> list[Problem]:
-    """Every problem of a pipeline document (empty when it is valid)."""
+def validate(
+    project: Project,
+    pipeline_path: Path,
+    environ: Mapping[str, str],
+    variables: Mapping[str, str] | None = None,
+) -> list[Problem]:
+    """Every problem of a pipeline document (empty when it is valid); ``variables`` are the
+    values given on the command line (``--var``)."""
     try:
         data = json.loads(pipeline_path.read_bytes())
     except FileNotFoundError:
@@ -57,18 +66,17 @@ def validate(project: Project, pipeline_path: Path, environ: dict[str, str]) -> 
     try:
         pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:
-        return [
-            Problem(*describe(err), "see docs/pipelines.md for the document format") for err in exc.errors()
-        ]
+        return schema_problems(exc)
     problems: list[Problem] = []
     with closing(open_lineage(project.database_url, read_only=True)) as lineage:
         try:
-            values = resolve_variables(pipeline, environ, {})
+            values = resolve_variables(pipeline, environ, dict(variables or {}))
         except UsageError as exc:
             problems.append(Problem("variables", exc.message, exc.hint))
             values = {}
         resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values, read_only=True)
         problems += _check_nodes(resolver)
+        problems += _check_environments(resolver)
         problems += _check_links(resolver)
     return problems
 
@@ -118,6 +126,42 @@ def _check_nodes(resolver: Resolver) -> list[Problem]:
         except UsageError as exc:  # the message names its own location (nodes[id].params.name)
             problems.append(Problem("", exc.message, exc.hint))
     return _unique(problems)
+
+
+def _check_environments(resolver: Resolver) -> list[Problem]:
+    """Each method's environment exists (an error) and is built (a warning), once per environment,
+    at the first node that needs it."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, node in enumerate(resolver.pipeline.nodes):
+        if not isinstance(node, MethodNode):
+            continue
+        try:
+            env = resolver.method(node.method).spec.env
+        except UsageError:
+            continue  # reported on the node
+        if env in seen:
+            continue
+        seen.add(env)
+        try:
+            environment_dir(resolver.project, env)
+        except UsageError:
+            known = list_environments(resolver.project)
+            problems.append(
+                Problem(
+                    f"nodes[{i}].method",
+                    f"environment '{env}' of method '{node.method}' does not exist: no "
+                    f"environments/{env}/Dockerfile{did_you_mean(env, known)}",
+                    f"create environments/{env}/Dockerfile, then run `wfc env build {env}`"
+                    + (f" (environments are: {', '.join(known)})" if known else ""),
+                )
+            )
+            continue
+        try:
+            resolver.lock(env)
+        except UsageError as exc:  # not built, or a lock that does not parse
+            problems.append(Problem(f"nodes[{i}].method", exc.message, exc.hint, "warning"))
+    return problems
 
 
 def _check_links(resolver: Resolver) -> list[Problem]:
