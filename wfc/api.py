@@ -72,6 +72,7 @@ __all__ = [
     "export",
     "lineage",
     "logs",
+    "method_nodes",
     "open_project",
     "pin",
     "plan",
@@ -222,6 +223,19 @@ def run_pipeline(
         cancel=cancel,
         logs=logs,
     )
+
+
+def method_nodes(project: Project, document: Document) -> list[str]:
+    """The ids of a document's method nodes, in document order (what ``force`` may name).
+
+    Raises:
+        UsageError: The document is invalid.
+    """
+    from wfc.model.pipeline import MethodNode, load_pipeline
+
+    with _reading(document) as path:
+        pipeline, _ = load_pipeline(path)
+    return [n.id for n in pipeline.nodes if isinstance(n, MethodNode)]
 
 
 def runs(

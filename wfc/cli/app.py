@@ -200,6 +200,11 @@ def run_pipeline_cmd(
         bool, typer.Option("--keep-going", "-k", help="Go on with independent steps.")
     ] = False,
     var: VarOpt = None,
+    force: Annotated[
+        list[str] | None,
+        typer.Option("--force", help="Re-execute this node's steps even when cached (repeatable)."),
+    ] = None,
+    force_all: Annotated[bool, typer.Option("--force-all", help="Re-execute every step.")] = False,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
@@ -207,18 +212,22 @@ def run_pipeline_cmd(
     """Run every step of a pipeline with Snakemake; cached steps cost nothing. Arguments after
     `--` go to Snakemake.
 
-    Example: wfc run-pipeline examples/pipelines/quickstart.json --cores 2 -- --printshellcmds
+    Example: wfc run-pipeline examples/pipelines/quickstart.json --cores 2 --force clean -- --printshellcmds
     """
     from wfc import api
     from wfc.cli.progress import Progress
+    from wfc.cli.render import failure_text
 
     progress = Progress()
+    proj = load_project(project)
+    forced = api.method_nodes(proj, pipeline) if force_all else list(force or [])
     result = api.run_pipeline(
-        load_project(project),
+        proj,
         pipeline,
         cores=cores,
         keep_going=keep_going,
         variables=variables(var),
+        force=forced,
         snakemake_args=list(ctx.args),
         on_event=progress,
     )
@@ -228,6 +237,8 @@ def run_pipeline_cmd(
     else:
         rows = [[s.name, s.status, s.run_id, s.why] for s in result.steps]
         print(table(rows, ["step", "status", "run", "why"]))
+        for failed in (s for s in result.steps if s.status == Status.FAILED):
+            say(failure_text(failed.name, failed.why, failed.stderr_tail, failed.run_id))
         counts = ", ".join(f"{n} {k}" for k, n in result.counts.items() if n)
         took = f"{result.seconds:.1f}s"
         say(f"pipeline run {result.pipeline_run} {result.status.value} in {took}: {counts}")

@@ -66,3 +66,13 @@ def show_text(d: dict[str, Any]) -> str:
     for stream, where in d["logs"].items():
         lines.append(f"{stream:<12} {where['file'] or '-'}  (object {where['object'] or '-'})")
     return "\n".join(lines)
+
+
+def failure_text(step: str, error: str, stderr_tail: tuple[str, ...], run_id: str) -> str:
+    """A failed step: its error, the end of its standard error, and the command that shows it all."""
+    lines = [f"error: step {step} failed: {error}"]
+    if stderr_tail:
+        lines.append("  the end of its stderr:")
+        lines += [f"  | {line}" for line in stderr_tail]
+    lines.append(f"hint: see all of it with `wfc logs {run_id} --stderr`")
+    return "\n".join(lines)

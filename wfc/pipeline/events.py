@@ -84,7 +84,7 @@ class StepFinished:
     run_id: str
     seconds: float
     why: str  # why it ran, where it came from, its error or its cause
-    stderr_tail: tuple[str, ...] = ()  # the last lines of a failed step's stderr
+    stderr_tail: tuple[str, ...] = ()  # the last lines of a failed method's standard error
     kind: Literal["step-finished"] = "step-finished"
 
 
@@ -103,6 +103,12 @@ RunEvent = (
     PipelineStarted | PipelineNote | StepQueued | StepStarted | StepLog | StepFinished | PipelineFinished
 )
 OnEvent = Callable[[RunEvent], None]
+
+
+def last_lines(text: str | None, count: int = 5) -> tuple[str, ...]:
+    """The last ``count`` non-blank lines of a log tail (wfc's attempt markers left out)."""
+    lines = [ln for ln in (text or "").splitlines() if ln.strip() and not ln.startswith("=== wfc:")]
+    return tuple(lines[-count:])
 
 
 class CancelToken(Protocol):

@@ -41,6 +41,7 @@ from wfc.pipeline.events import (
     StepLog,
     StepQueued,
     StepStarted,
+    last_lines,
 )
 from wfc.pipeline.generate import generate
 from wfc.pipeline.validate import validate
@@ -60,6 +61,7 @@ class StepSummary:
     status: Status
     run_id: str
     why: str  # why it ran, where a hit came from, its error or its cause
+    stderr_tail: tuple[str, ...] = ()  # for a failure: the last lines of the method's stderr
 
 
 @dataclass(frozen=True)
@@ -201,9 +203,18 @@ class _Events:
                 or outcome.reason
                 or (f"from {outcome.cache_source}" if outcome.cache_source else "")
             )
+            tail = last_lines(outcome.stderr_tail)
             self.emit(
                 StepFinished(
-                    outcome.name, node, sample, variant, outcome.status, outcome.run_id, outcome.seconds, why
+                    outcome.name,
+                    node,
+                    sample,
+                    variant,
+                    outcome.status,
+                    outcome.run_id,
+                    outcome.seconds,
+                    why,
+                    tail,
                 )
             )
 
@@ -216,7 +227,8 @@ class _Events:
                 return
             self.finished.add(ref)
             seconds = (run.ended_at - run.started_at).total_seconds() if run.ended_at else 0.0
-            self.emit(StepFinished(step.name, *ref, Status(run.status), run.id, round(seconds, 3), _why(run)))
+            status, tail = Status(run.status), last_lines(run.error_tail)
+            self.emit(StepFinished(step.name, *ref, status, run.id, round(seconds, 3), _why(run), tail))
 
     def _output(self, node: str, sample: str | None, variant: str | None) -> OutputSink | None:
         if not self.logs:
@@ -298,7 +310,7 @@ def _cancel(lineage: Lineage, pr_id: str, events: _Events) -> None:
 
 
 def _summary(step: ConcreteStep, run: RunRecord) -> StepSummary:
-    return StepSummary(step.name, Status(run.status), run.id, _why(run))
+    return StepSummary(step.name, Status(run.status), run.id, _why(run), last_lines(run.error_tail))
 
 
 def _why(run: RunRecord) -> str:

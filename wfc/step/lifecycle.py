@@ -259,6 +259,7 @@ class Lifecycle:
                 [],
                 reason=reason,
                 error=result.error,
+                stderr_tail=result.stderr_tail,
                 exit_code=result.exit_code,
                 log_dir=log_dir,
             )

@@ -26,6 +26,7 @@ class StepOutcome:
         cache_source: For a hit, the completed run whose outputs it reuses.
         outputs: Slot -> ``{"path", "hash", "size", "kind"}``.
         error: For a failure, the message (last meaningful stderr line, timeout, OOM …).
+        stderr_tail: For a failure, the end of the method's standard error.
         exit_code: The method's exit code when it ran.
         log_dir: Where its logs are, relative to the project root.
         seconds: Wall time of the whole lifecycle.
@@ -44,6 +45,7 @@ class StepOutcome:
     cache_source: str | None = None
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
+    stderr_tail: str | None = None
     exit_code: int | None = None
     log_dir: str | None = None
     seconds: float = 0.0
