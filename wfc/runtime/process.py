@@ -32,7 +32,7 @@ class ProcessRuntime:
 
     def run(self, spec: ExecSpec) -> ExecResult:
         """Run to completion, writing stdout and stderr to the spec's log files."""
-        base = self.base_environment()
+        base = _inherited()
         table = sorted(((m.container, str(m.host)) for m in spec.mounts), key=lambda p: -len(p[0]))
         client = next((m for m in spec.mounts if m.container.endswith("/wfc_client")), None)
 
@@ -80,11 +80,12 @@ class ProcessRuntime:
         # a SIGKILL wfc did not send is, in a pod, the kernel's OOM killer at the memory limit
         return ExecResult(code, oom_killed=code == -signal.SIGKILL and not timed_out, timed_out=timed_out)
 
-    def base_environment(self) -> Mapping[str, str]:
-        """The variables under the method's own: the process's (in a pod, the image's and the
-        pod's), less wfc's own settings and the credentials it uses, which a method in a
-        container never sees either."""
-        return {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE)}
+
+def _inherited() -> Mapping[str, str]:
+    """The variables under the method's own: the process's (in a pod, the image's and the pod's),
+    less wfc's own settings and the credentials it uses, which a method in a container never sees
+    either."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE)}
 
 
 def _pump(stream: IO[bytes] | None, log: IO[bytes], name: str, output: OutputSink | None) -> threading.Thread:
