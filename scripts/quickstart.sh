@@ -1,28 +1,29 @@
 #!/usr/bin/env bash
-# The README quick start, first command: install everything wfc needs on a fresh Debian machine
-# (Python packages, the Docker engine, PostgreSQL for the tests, a local base image, the example
-# environments), then run the example pipeline twice: every step executes in a container, then
-# every step is cached.
+# The README quick start, first command: install everything wfc needs on a fresh Debian 12 machine
+# (scripts/install.sh: Debian packages, the virtual environment .venv/ with wfc and its test tools,
+# the Docker engine), start Docker, create a local base image and the example environments, then
+# run the example pipeline twice: every step executes in a container, then every step is cached.
+# What it installs and how to remove it: docs/install.md. Re-running it is safe and quick.
+#
+# Usage: scripts/quickstart.sh [--no-docker]
+#   --no-docker  only the install part, without the Docker engine, and stop there
+#                (scripts/check-fresh-install.sh runs it in a bare Debian container)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO="sudo"
-missing=()
-command -v dockerd >/dev/null || missing+=(docker.io)
-command -v debootstrap >/dev/null || missing+=(debootstrap)
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)  # for the PostgreSQL tests
-command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)  # for the metrics tests
-command -v git >/dev/null || missing+=(git)
-command -v curl >/dev/null || missing+=(curl)  # docs/configuration.md uses it
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "== installing ${missing[*]} from Debian"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+case "${1:-}" in
+    "") ;;
+    --no-docker)
+        bash scripts/install.sh --no-docker
+        echo "== --no-docker: skipping the Docker engine, the images and the example pipeline"
+        exit 0
+        ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "error: unknown argument $1; hint: scripts/quickstart.sh --help" >&2; exit 2 ;;
+esac
 
-echo "== installing wfc and its test tools"
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+bash scripts/install.sh
+python=.venv/bin/python  # wfc lives in the project's virtual environment
 
 echo "== starting Docker"
 bash scripts/start-docker.sh
@@ -30,7 +31,7 @@ bash scripts/start-docker.sh
 echo "== creating the local base image (debootstrap + docker import; no registry needed)"
 bash scripts/make-base-image.sh
 
-wfc() { python3 -m wfc "$@"; }
+wfc() { "$python" -m wfc "$@"; }
 echo "== building the example environments"
 wfc env build python --quiet
 wfc env build shell --quiet
@@ -43,7 +44,7 @@ echo "== first run: Snakemake runs every step in a container (unless an earlier 
 wfc run-pipeline "$pipeline" --cores 2
 echo "== second run: nothing changed, so every step is cached and no method runs"
 wfc run-pipeline "$pipeline" --cores 2 --json >.wfc/quickstart-run.json
-python3 - <<'PY'
+"$python" - <<'PY'
 import json, pathlib
 run = json.loads(pathlib.Path(".wfc/quickstart-run.json").read_text())
 print(f"pipeline run {run['pipeline_run']}: {run['status']}, {run['counts']['cached']} of {len(run['steps'])} steps cached")
@@ -54,7 +55,7 @@ PY
 echo "== one step by hand: wfc run-step gives the same answer as the pipeline run"
 wfc run-step "$pipeline" --node report --json >.wfc/quickstart-report.json
 echo "== the report (from the content-addressed store):"
-python3 - <<'PY'
+"$python" - <<'PY'
 import json, pathlib
 doc = json.loads(pathlib.Path(".wfc/quickstart-report.json").read_text())
 digest = doc["outputs"]["report"]["hash"]

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Tools installed beside this Python (wfc, dvc, snakemake in .venv/bin) are found by name in every
+# command a test runs, as they are for a user who activated the virtual environment.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 @dataclass
@@ -94,13 +98,60 @@ def probe_pipeline(params: dict[str, Any] | None = None, samples: list[str] | No
     }
 
 
+def remove_session_images(base: Path) -> list[str]:
+    """Remove the images that test projects under ``base`` built, found by their ``wfc.project``
+    label (the project root); return their IDs. No other image: other jobs may share the engine."""
+    from docker.errors import APIError, NotFound
+
+    from wfc.runtime.docker import docker_client
+
+    client = docker_client()
+    prefix = str(base.resolve()) + os.sep
+    pending = [
+        image
+        for image in client.images.list(filters={"label": "wfc.project"})
+        if str(image.labels.get("wfc.project", "")).startswith(prefix)
+    ]
+    pending.sort(key=lambda image: str(image.attrs.get("Created", "")), reverse=True)  # children first
+    removed: list[str] = []
+    for _ in range(3):  # an image another one was built from goes once that one has gone
+        left = []
+        for image in pending:
+            try:
+                client.images.remove(image.id, force=True)
+                removed.append(image.id)
+            except NotFound:
+                continue
+            except APIError:
+                left.append(image)
+        pending = left
+    return removed
+
+
 @pytest.fixture(scope="session")
-def docker_engine() -> None:
+def session_images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, remove the images its test projects (all under its temporary
+    directory) built; every test that builds one uses ``docker_engine``, which uses this."""
+    yield
+    remove_session_images(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def docker_engine(session_images: None) -> None:
     """The real Docker engine and the local base image; a missing engine is an error, not a skip."""
     from wfc.runtime.docker import docker_client
 
     docker_client()  # raises InfraError with a hint when the engine is down
     subprocess.run(["bash", str(REPO / "scripts" / "make-base-image.sh")], check=True, capture_output=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``docker`` every test that uses ``docker_engine`` (itself or through a fixture built on it:
+    ``built_envs``, ``probe_project``, ``chained``...), so ``-m "not docker"`` selects exactly the tests
+    a machine without Docker can run (scripts/check-fresh-install.sh runs them in a bare container)."""
+    for item in items:
+        if "docker_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
 
 
 def build_envs(root: Path, *options: str) -> Path:
@@ -145,27 +196,29 @@ def probe_project(project: Proj, built_envs: Path) -> Proj:
     return project
 
 
+def fake_lock(env: Path) -> None:
+    """An ``env.lock.json`` for the environment folder ``env`` naming an image that does not exist."""
+    lock = {
+        "schema": 1,
+        "name": env.name,
+        "image_id": "sha256:" + "ab" * 32,
+        "tag": f"wfc-env-{env.name}:latest",
+        "base_image": "scratch",
+        "build_args": {},
+        "ca_bundle": "",
+        "built_at": "2026-01-01T00:00:00+00:00",
+        "dockerfile_hash": "blake3:" + "00" * 32,
+    }
+    (env / "env.lock.json").write_text(json.dumps(lock))
+
+
 @pytest.fixture
 def fake_env(project: Proj) -> Proj:
     """A project whose python environment has a lock but no image: for tests that never execute."""
     env = project.root / "environments" / "python"
     env.mkdir(parents=True)
     (env / "Dockerfile").write_text("FROM scratch\n")
-    (env / "env.lock.json").write_text(
-        json.dumps(
-            {
-                "schema": 1,
-                "name": "python",
-                "image_id": "sha256:" + "ab" * 32,
-                "tag": "wfc-env-python:latest",
-                "base_image": "scratch",
-                "build_args": {},
-                "ca_bundle": "",
-                "built_at": "2026-01-01T00:00:00+00:00",
-                "dockerfile_hash": "blake3:" + "00" * 32,
-            }
-        )
-    )
+    fake_lock(env)
     project.add_method("t/probe", FIXTURES / "methods" / "t" / "probe")
     (project.root / "s1.txt").write_text("alpha\n")
     project.wfc("sample", "add", "s1", "s1.txt", check=True)

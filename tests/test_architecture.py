@@ -36,6 +36,7 @@ _BELOW_STEP = set(LAYERS) - {"scaffold"}
 LAYERS["step"] = _BELOW_STEP
 LAYERS["pipeline"] = _BELOW_STEP | {"step"}
 LAYERS["ops"] = _BELOW_STEP - {"bundle"} | {"step"}
+LAYERS["envshell"] = _BELOW_STEP | {"step"}  # `wfc env shell`: a step's container, opened by hand
 LAYERS["api"] = set(LAYERS) - {"api"}
 LAYERS["cli"] = set(LAYERS) - {"cli"}
 ENTRY = {"__init__", "__main__"}  # the package itself: the version, and `python -m wfc`

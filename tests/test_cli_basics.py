@@ -11,8 +11,9 @@ from tests.conftest import Proj
 def test_init_creates_the_layout_and_is_idempotent(tmp_path: Path) -> None:
     proj = Proj(tmp_path / "p")
     first = proj.wfc("init", str(proj.root), check=True)
-    assert "created wfc.toml, methods/, environments/, pipelines/, .wfc/, .gitignore (.wfc/)" in first.stderr
-    assert (proj.root / ".gitignore").read_text() == ".wfc/\n"
+    created = ".wfc/, .gitignore (.wfc/, __pycache__/, .venv/), .git/ (git init)"
+    assert f"created wfc.toml, methods/, environments/, pipelines/, {created}" in first.stderr
+    assert (proj.root / ".gitignore").read_text() == ".wfc/\n__pycache__/\n.venv/\n"
     snapshot = sorted(p.relative_to(proj.root) for p in proj.root.rglob("*"))
     again = proj.wfc("init", str(proj.root), check=True)
     assert f"{proj.root} is already a wfc project: nothing changed" in again.stderr
@@ -87,3 +88,10 @@ def test_every_command_has_help_with_an_example(project: Proj) -> None:
     ):
         out = project.wfc(*argv, "--help", check=True).stdout
         assert "xample" in out, argv
+
+
+def test_version(tmp_path: Path) -> None:
+    from wfc import __version__
+
+    proc = Proj(tmp_path).wfc("--version", check=True)
+    assert proc.stdout == f"wfc {__version__}\n"

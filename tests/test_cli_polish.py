@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,3 +97,8 @@ def test_a_malformed_last_reference_is_an_error(project: Proj, ref: str, problem
     proc = project.wfc("show", ref)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [f"error: bad run reference '{ref}': {problem}", HINT]
+
+
+def test_env_show_json_keeps_its_own_schema_and_the_lock_schema(fake_env: Proj) -> None:
+    doc = json.loads(fake_env.wfc("env", "show", "python", "--json", check=True).stdout)
+    assert (doc["schema"], doc["lock_schema"], doc["name"]) == ("wfc.env-show/1", 1, "python")

@@ -139,6 +139,6 @@ def test_a_v1_database_is_migrated_to_v2(tmp_path: Path) -> None:
     engine.dispose()
     open_database(f"sqlite:///{path}").engine.dispose()
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT value FROM wfc_meta").fetchall() == [("2",)]
+        assert raw.execute("SELECT value FROM wfc_meta").fetchall() == [("3",)]  # v2, then v3
         names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
     assert {"pins", "pruned_runs", "ix_runs_cache_source"} <= names

@@ -88,3 +88,9 @@ def test_odd_names_are_quoted_and_run_with_plain_snakemake(probe_project: Proj) 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = probe_project.rows("SELECT sample, variant, status FROM runs ORDER BY sample, variant")
     assert rows == sorted((s, f"token={t}", "completed") for s in odd for t in ("a b", "c'd"))
+    # one invocation of plain snakemake is one pipeline run, settled by its last step
+    runs = probe_project.rows(
+        "SELECT p.name, p.status, COUNT(*) FROM runs r"
+        " JOIN pipeline_runs p ON p.id = r.pipeline_run_id GROUP BY p.id"
+    )
+    assert runs == [("odd names", "completed", 6)]

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import shutil
 
-from tests.conftest import REPO, Proj, add_examples
+from tests.conftest import REPO, Proj, add_examples, fake_lock
 
 
 def _examples(project: Proj) -> Proj:
-    """The shipped examples with their environments (Dockerfile and lock, no image): validate
-    checks that each method's environment exists and is built."""
-    shutil.copytree(REPO / "environments", project.root / "environments", dirs_exist_ok=True)
+    """The shipped examples with their environments (a Dockerfile and a lock, no image: a fresh
+    clone has no lock): validate checks that each method's environment exists and is built."""
+    shutil.copytree(
+        REPO / "environments",
+        project.root / "environments",
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("env.lock.json"),
+    )
+    for env in (project.root / "environments").iterdir():
+        fake_lock(env)
     return add_examples(project)
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from wfc.ops.export import Exported as Exported
     from wfc.ops.history import RunHistory as RunHistory
     from wfc.ops.lineage_view import Graph
+    from wfc.ops.results import ExportedRun as ExportedRun
     from wfc.ops.why import Why as Why
     from wfc.pipeline.events import CancelToken, OnEvent
     from wfc.pipeline.plan import Plan as Plan
@@ -53,6 +54,7 @@ Document = str | os.PathLike[str] | Mapping[str, Any]
 # The values the verbs return, importable from here without paying for their modules until used.
 _VALUES = {
     "Exported": "wfc.ops.export",
+    "ExportedRun": "wfc.ops.results",
     "GcReport": "wfc.ops.care",
     "Health": "wfc.ops.doctor",
     "PipelineOutcome": "wfc.pipeline.run",
@@ -70,6 +72,7 @@ __all__ = [
     "compile",
     "doctor",
     "export",
+    "export_results",
     "lineage",
     "logs",
     "method_nodes",
@@ -268,32 +271,41 @@ def runs(
     return RunHistory(tuple(history(project, where, steps_of=pipeline_run)))
 
 
-def show(project: Project, run: str) -> dict[str, Any]:
-    """Everything recorded about a step run (an id, a unique prefix or ``last:STEP``): method,
-    hashes, params, image, inputs and their sources, outputs, metrics, status, times, logs.
+def show(project: Project, run: str, *, pipeline: str | None = None) -> dict[str, Any]:
+    """Everything recorded about a step run (an id, a unique prefix or ``last:STEP``, the newest
+    run of a step, of the pipeline named ``pipeline`` when given): method, hashes, params, image,
+    inputs and their sources, outputs, metrics, status, times, logs.
 
     Raises:
         UsageError: No such run, or an ambiguous prefix.
     """
     from wfc.ops.history import show as _show
 
-    return _show(project, run)
+    return _show(project, run, pipeline)
 
 
-def logs(project: Project, run: str, out: IO[bytes], *, stderr: bool = False, follow: bool = False) -> None:
+def logs(
+    project: Project,
+    run: str,
+    out: IO[bytes],
+    *,
+    stderr: bool = False,
+    follow: bool = False,
+    pipeline: str | None = None,
+) -> None:
     """Copy a step run's standard output (or error) to ``out``, bytes unchanged; with ``follow``,
     until the run ends."""
     from wfc.ops.history import logs as _logs
 
-    _logs(project, run, out, stream="stderr" if stderr else "stdout", follow=follow)
+    _logs(project, run, out, stream="stderr" if stderr else "stdout", follow=follow, pipeline=pipeline)
 
 
-def lineage(project: Project, run: str, *, down: bool = False) -> Graph:
+def lineage(project: Project, run: str, *, down: bool = False, pipeline: str | None = None) -> Graph:
     """A run's ancestors down to sample versions (or, ``down``, its descendants), across pipeline
     runs; render it with :func:`wfc.ops.lineage_view.render` as a tree, JSON or Graphviz DOT."""
     from wfc.ops.lineage_view import lineage_graph
 
-    return lineage_graph(project, run, down=down)
+    return lineage_graph(project, run, down=down, pipeline=pipeline)
 
 
 def why(
@@ -322,7 +334,13 @@ def why(
 
 
 def export(
-    project: Project, run: str, slot: str | None, dest: str | os.PathLike[str], *, force: bool = False
+    project: Project,
+    run: str,
+    slot: str | None,
+    dest: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    pipeline: str | None = None,
 ) -> Exported:
     """Copy a run's output out of the store, verified by hash (a cached run exports the outputs it
     reused); into ``dest`` when it is a directory.
@@ -333,7 +351,22 @@ def export(
     """
     from wfc.ops.export import export as _export
 
-    return _export(project, run, slot, Path(dest), force=force)
+    return _export(project, run, slot, Path(dest), force=force, pipeline=pipeline)
+
+
+def export_results(
+    project: Project, pipeline_run: str, dest: str | os.PathLike[str], *, force: bool = False
+) -> ExportedRun:
+    """Copy every output of a pipeline run (an id or a unique prefix), verified, into a results
+    folder ``dest/<node>/<sample>/<variant>/<file>`` with a ``manifest.json``.
+
+    Raises:
+        UsageError: No such pipeline run, no outputs, or ``dest`` is not empty (without ``force``).
+        StepFailed: An object is corrupt or missing in the store.
+    """
+    from wfc.ops.results import export_pipeline_run
+
+    return export_pipeline_run(project, pipeline_run, Path(dest), force=force)
 
 
 def compile(
@@ -341,9 +374,12 @@ def compile(
     document: Document,
     backend: str = "snakemake",
     values: Iterable[str | os.PathLike[str]] = (),
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, str]:
     """Render a pipeline for an engine (``snakemake``, ``argo`` or ``dvc``) configured by values
-    files: its files by name, byte-for-byte deterministic.
+    files: its files by name, byte-for-byte deterministic. ``out_dir`` is where the files will
+    be written: a backend whose commands run there (DVC) names project files relative to it.
 
     Raises:
         UsageError: Unknown backend, invalid document or method, or bad values.
@@ -352,7 +388,8 @@ def compile(
     from wfc.pipeline.generate import generate
 
     merged = load_values([Path(v) for v in values])
-    return generate(project, _runnable(project, document), backend, merged)
+    where = Path(out_dir) if out_dir is not None else None
+    return generate(project, _runnable(project, document), backend, merged, out_dir=where)
 
 
 def cache_verify(project: Project, *, progress: Callable[[int, int], None] | None = None) -> StoreCheck:
@@ -372,13 +409,15 @@ def cache_gc(
     return gc(project, dry_run=dry_run, keep_last=keep_last, grace=grace)
 
 
-def pin(project: Project, run: str, *, note: str = "", remove: bool = False) -> tuple[str, bool]:
+def pin(
+    project: Project, run: str, *, note: str = "", remove: bool = False, pipeline: str | None = None
+) -> tuple[str, bool]:
     """Pin a run's outputs against ``cache_gc(keep_last=…)`` (or unpin): its id, and if it changed."""
     from wfc.lineage import query
     from wfc.lineage.db import database
 
     with database(project.database_url) as db:
-        found = query.find_run(db, run).id
+        found = query.find_run(db, run, pipeline).id
         return found, query.unpin(db, found) if remove else query.pin(db, found, note)
 
 

@@ -6,6 +6,12 @@
 
 import json
 import os
+import uuid
+
+# One pipeline run per invocation: `wfc run-pipeline` names its own (WFC_PIPELINE_RUN); under
+# plain `snakemake`, every job inherits this key, so its steps are recorded in one pipeline run.
+if not os.environ.get("WFC_PIPELINE_RUN"):
+    os.environ.setdefault("WFC_PIPELINE_RUN_KEY", "snakemake:" + uuid.uuid4().hex)
 
 WFC = config.get("wfc_command", ["wfc"])
 PROJECT = config.get("wfc_project", ".")

@@ -1,7 +1,7 @@
-"""The typer application and the commands that work on a pipeline document: ``init``, ``plan``,
+"""The typer application and the commands that work on a pipeline document: ``plan``,
 ``validate``, ``schema``, ``compile``, ``run-pipeline`` and ``config``. Other command groups
-(``wfc.cli.history``, ``operate``, ``setup``) register themselves on :data:`app`; ``run-step``
-has its own light parser (``wfc.cli.run_step``)."""
+(``wfc.cli.setup``, ``samples``, ``history``, ``operate``) register themselves on :data:`app`;
+``run-step`` has its own light parser (``wfc.cli.run_step``)."""
 
 from __future__ import annotations
 
@@ -27,26 +27,24 @@ app = typer.Typer(
 )
 
 
-@app.command("init")
-@guard
-def init_cmd(
-    directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
-    json_out: JsonOpt = False,
-    verbose: VerboseOpt = False,
+def _version(value: bool) -> None:
+    if value:
+        from wfc import __version__
+
+        print(f"wfc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
-    """Create a project: wfc.toml, methods/, environments/, pipelines/ and a git-ignored .wfc/.
+    """wfc: content-addressed, containerised steps for reproducible pipelines.
 
-    Example: wfc init my-project
+    Example: wfc run-pipeline examples/pipelines/quickstart.json --cores 2
     """
-    from wfc.scaffold import init_project
-
-    created = init_project(directory)
-    if json_out:
-        emit_json({"schema": "wfc.init/1", "project": str(directory.resolve()), "created": created})
-    elif created:
-        say(f"initialised wfc project in {directory.resolve()}: created " + ", ".join(created))
-    else:
-        say(f"{directory.resolve()} is already a wfc project: nothing changed")
 
 
 @app.command(
@@ -176,7 +174,8 @@ def compile_cmd(
         merged = load_values(list(values or []))
         sys.stdout.write(yaml.safe_dump(merged.model_dump(mode="json"), sort_keys=True, width=100))
         return
-    files = api.compile(load_project(project), pipeline, backend, values or ())
+    out_dir = None if output is None else output if len(chosen.files) > 1 else output.parent
+    files = api.compile(load_project(project), pipeline, backend, values or (), out_dir=out_dir)
     if output is None:
         for name in chosen.files:
             if len(chosen.files) > 1:

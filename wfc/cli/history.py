@@ -15,6 +15,7 @@ from wfc.cli.options import (
     PipelineArg,
     ProjectOpt,
     RunArg,
+    ScopeOpt,
     VarOpt,
     VerboseOpt,
     load_project,
@@ -94,7 +95,11 @@ def _counts(counts: dict[str, int]) -> str:
 @app.command("show")
 @guard
 def show_cmd(
-    run: RunArg, project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False
+    run: RunArg,
+    pipeline: ScopeOpt = None,
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Show everything recorded about a step run: method, hashes, params, image, inputs and their
     sources, outputs, metrics, status, times, host, logs, git commit.
@@ -104,7 +109,7 @@ def show_cmd(
     from wfc import api
     from wfc.cli.render import show_text
 
-    doc = api.show(load_project(project), run)
+    doc = api.show(load_project(project), run, pipeline=pipeline)
     if json_out:
         emit_json(doc)
     else:
@@ -117,6 +122,7 @@ def logs_cmd(
     run: RunArg,
     stderr: Annotated[bool, typer.Option("--stderr", help="Show standard error instead of output.")] = False,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
+    pipeline: ScopeOpt = None,
     project: ProjectOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -127,7 +133,15 @@ def logs_cmd(
     from wfc.ops.history import logs
 
     stream = "stderr" if stderr else "stdout"
-    logs(load_project(project), run, sys.stdout.buffer, stream=stream, follow=follow, note=say)
+    logs(
+        load_project(project),
+        run,
+        sys.stdout.buffer,
+        stream=stream,
+        follow=follow,
+        note=say,
+        pipeline=pipeline,
+    )
 
 
 @app.command("lineage")
@@ -136,6 +150,7 @@ def lineage_cmd(
     run: RunArg,
     down: Annotated[bool, typer.Option("--down", help="Descendants instead of ancestors.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="tree, json or dot.")] = "tree",
+    pipeline: ScopeOpt = None,
     project: ProjectOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -150,7 +165,8 @@ def lineage_cmd(
 
     if fmt not in ("tree", "json", "dot"):
         raise UsageError(f"unknown format '{fmt}'", "formats: tree, json, dot")
-    sys.stdout.write(render(api.lineage(load_project(project), run, down=down), fmt))  # type: ignore[arg-type]
+    graph = api.lineage(load_project(project), run, down=down, pipeline=pipeline)
+    sys.stdout.write(render(graph, fmt))  # type: ignore[arg-type]
 
 
 @app.command("why")
@@ -188,24 +204,46 @@ def export_cmd(
     run: RunArg,
     args: Annotated[
         list[str],
-        typer.Argument(help="[SLOT] DEST: the output slot (optional when there is one) and where to write."),
+        typer.Argument(
+            help="[SLOT] DEST: the output slot (optional when there is one) and where to write; "
+            "for a pipeline run, DEST only."
+        ),
     ],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing destination.")] = False,
+    pipeline: ScopeOpt = None,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Copy a run's output out of the store, verified by hash (a cached run exports the outputs it reused).
+    """Copy a run's output out of the store, verified by hash (a cached run exports the outputs it
+    reused), or every output of a pipeline run (p-…) into DEST/<node>/<sample>/<variant>/ with a
+    manifest.json.
 
-    Example: wfc export r-01JD3 summary ./results/
+    Examples: wfc export r-01JD3 summary ./summary.csv
+              wfc export p-01JD2 results/
     """
     from wfc import api
     from wfc.errors import UsageError
 
+    if run.startswith("p-"):
+        if len(args) != 1:
+            raise UsageError(
+                "a pipeline run exports all its outputs: give only DEST", f"e.g. wfc export {run} results/"
+            )
+        folder = api.export_results(load_project(project), run, args[0], force=force)
+        if json_out:
+            emit_json(folder)
+            return
+        what = f"{plural(folder.files, 'file')}, {plural(folder.bytes, 'byte')}, each verified"
+        say(f"exported pipeline run {folder.pipeline_run} ({folder.pipeline}) to {folder.dest}/: {what}")
+        for step in folder.skipped:
+            say(f"  skipped {step}: no outputs")
+        say(f"manifest: {folder.dest / 'manifest.json'}")
+        return
     if len(args) not in (1, 2):
         raise UsageError("export takes [SLOT] DEST", "e.g. wfc export RUN summary ./out.json")
     slot, dest = (None, args[0]) if len(args) == 1 else (args[0], args[1])
-    done = api.export(load_project(project), run, slot, Path(dest), force=force)
+    done = api.export(load_project(project), run, slot, Path(dest), force=force, pipeline=pipeline)
     if json_out:
         emit_json(done)
     else:

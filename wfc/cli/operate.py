@@ -11,7 +11,7 @@ import typer
 
 from wfc.cli.app import app
 from wfc.cli.boundary import emit_json, guard, say
-from wfc.cli.options import JsonOpt, PipelineArg, ProjectOpt, VerboseOpt, load_project
+from wfc.cli.options import JsonOpt, PipelineArg, ProjectOpt, ScopeOpt, VerboseOpt, load_project
 from wfc.output import plural, table
 
 cache_app = typer.Typer(help="Check, prune and measure the object store.", no_args_is_help=True)
@@ -119,9 +119,12 @@ def cache_stats(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: 
 @cache_app.command("pin")
 @guard
 def cache_pin(
-    run: Annotated[str, typer.Argument(help="The step run whose outputs to keep.")],
+    run: Annotated[
+        str, typer.Argument(help="The step run whose outputs to keep (an id, a prefix or last:STEP).")
+    ],
     note: Annotated[str, typer.Option("--note", help="Why it is pinned.")] = "",
     remove: Annotated[bool, typer.Option("--remove", help="Unpin instead.")] = False,
+    pipeline: ScopeOpt = None,
     project: ProjectOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -131,7 +134,7 @@ def cache_pin(
     """
     from wfc import api
 
-    found, changed = api.pin(load_project(project), run, note=note, remove=remove)
+    found, changed = api.pin(load_project(project), run, note=note, remove=remove, pipeline=pipeline)
     state = "unpinned" if remove else "pinned"
     say(f"{state} {found}" if changed else f"{found} was already {state}")
 

@@ -20,7 +20,16 @@ VarOpt = Annotated[
     list[str] | None, typer.Option("--var", help="Set a pipeline variable: NAME=VALUE (repeatable).")
 ]
 PipelineArg = Annotated[Path, typer.Argument(help="The pipeline document (JSON).")]
-RunArg = Annotated[str, typer.Argument(help="A step run id (r-…) or a unique prefix of it.")]
+RunArg = Annotated[
+    str,
+    typer.Argument(help="A step run id (r-…), a unique prefix of it, or last:STEP (e.g. last:clean[north])."),
+]
+ScopeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pipeline", help="With last:STEP, the newest run of the step in this pipeline (name or p-… id)."
+    ),
+]
 
 
 def load_project(path: Path | None, **settings: str | None) -> Project:

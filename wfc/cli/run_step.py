@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Argo workflow uid (default: $WFC_PIPELINE_RUN_KEY); the first step creates it.",
     )
     p.add_argument(
+        "--pipeline-run-per",
+        metavar="TOOL",
+        help="Record into one pipeline run per invocation of TOOL, the nearest process of that "
+        "name above this one (e.g. dvc: the steps of one `dvc repro`; `wfc compile --backend dvc` "
+        "writes it).",
+    )
+    p.add_argument(
         "--bundle",
         metavar=STR,
         help="Run the pipeline document and methods archived in the store under "
@@ -152,9 +159,19 @@ def request_of(args: argparse.Namespace) -> dict[str, Any]:
             "force": args.force,
             "bundle": args.bundle,
             "pipeline_run_id": args.pipeline_run or os.environ.get("WFC_PIPELINE_RUN") or None,
-            "pipeline_run_key": args.pipeline_run_key or os.environ.get("WFC_PIPELINE_RUN_KEY") or None,
+            "pipeline_run_key": args.pipeline_run_key
+            or os.environ.get("WFC_PIPELINE_RUN_KEY")
+            or _invocation(args.pipeline_run_per),
         },
     }
+
+
+def _invocation(tool: str | None) -> str | None:
+    if not tool:
+        return None
+    from wfc.step.pipeline_run import invocation_key
+
+    return invocation_key(tool)
 
 
 def _run(argv: list[str]) -> int:
@@ -268,7 +285,7 @@ def _render(doc: dict[str, Any]) -> None:
     if doc["status"] == Status.CACHED:
         sys.stderr.write(f"{name}: cached (run {run}, from {doc['cache_source']}) {took}\n")
     elif doc["status"] == Status.COMPLETED:
-        sys.stderr.write(f"{name}: completed (run {run}; ran: {doc['reason']}) {took}\n")
+        sys.stderr.write(f"{name}: completed (run {run}; why: {doc['reason']}) {took}\n")
     else:
         sys.stderr.write(
             f"error: step {name} failed: {doc['error']}\nhint: see {doc['log_dir']}/stderr.log (run {run})\n"

@@ -1,21 +1,53 @@
-"""Commands that set a project up: ``env build|list|show`` (environments) and ``sample add|list``."""
+"""Commands that set a project up: ``init``, ``env build|list|show|shell`` (environments) and
+``method new``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from wfc.cli.app import app
 from wfc.cli.boundary import emit_json, guard, say
-from wfc.cli.options import JsonOpt, ProjectOpt, VerboseOpt, load_project
-from wfc.output import plural, table
+from wfc.cli.options import JsonOpt, ProjectOpt, VarOpt, VerboseOpt, load_project, variables
+from wfc.output import table
+
+if TYPE_CHECKING:
+    from wfc.model.environment import EnvLock
 
 env_app = typer.Typer(help="Build and inspect environments (Docker images).", no_args_is_help=True)
-sample_app = typer.Typer(help="Register and list samples.", no_args_is_help=True)
+method_app = typer.Typer(help="Create methods.", no_args_is_help=True)
 app.add_typer(env_app, name="env")
-app.add_typer(sample_app, name="sample")
+app.add_typer(method_app, name="method")
+
+
+@app.command("init")
+@guard
+def init_cmd(
+    directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
+    no_git: Annotated[bool, typer.Option("--no-git", help="Do not run `git init`.")] = False,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Create a project: wfc.toml, methods/, environments/, pipelines/, a .gitignore (.wfc/,
+    __pycache__/, .venv/) and a git repository (unless already inside one, or --no-git).
+
+    Example: wfc init my-project
+    """
+    from wfc.scaffold import GitInit, init_project
+
+    done = init_project(directory, git=not no_git)
+    root = directory.resolve()
+    if json_out:
+        emit_json({"schema": "wfc.init/1", "project": str(root), "created": done.created, "git": done.git})
+        return
+    if done.created:
+        say(f"initialised wfc project in {root}: created " + ", ".join(done.created))
+    else:
+        say(f"{root} is already a wfc project: nothing changed")
+    if done.git is GitInit.UNAVAILABLE:
+        say("git is not on PATH: no git repository was created (runs record their commit when there is one)")
 
 
 @env_app.command("list")
@@ -60,7 +92,7 @@ def env_show(
 
     lock = read_lock(load_project(project), name)
     if json_out:
-        emit_json({"schema": "wfc.env-show/1", **lock.model_dump(mode="json", by_alias=True)})
+        emit_json(_lock_document("wfc.env-show/1", lock))
     else:
         for key, value in lock.model_dump(mode="json", by_alias=True).items():
             print(f"{key:16} {value}")
@@ -100,84 +132,94 @@ def env_build(
         with_wfc=with_wfc,
     )
     if json_out:
-        emit_json({"schema": "wfc.env-build/1", **lock.model_dump(mode="json", by_alias=True)})
+        emit_json(_lock_document("wfc.env-build/1", lock))
     else:
         say(f"built environment '{name}': {lock.image_id} (base {lock.base_image})")
         if lock.wfc_tag:
             say(f"built {lock.wfc_tag}: {lock.wfc_image_id} (the environment with wfc inside)")
 
 
-@sample_app.command("add")
+@env_app.command("shell")
 @guard
-def sample_add(
-    name: str,
-    path: Path,
+def env_shell(
+    name: Annotated[str, typer.Argument(help="The environment.")],
+    command: Annotated[
+        list[str] | None, typer.Argument(help="Run this instead of a shell (after --).", show_default=False)
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="Open this method (MODULE/NAME); --sample feeds its input.")
+    ] = None,
+    pipeline: Annotated[Path | None, typer.Option(help="Open a step of this pipeline (with --node).")] = None,
+    node: Annotated[str | None, typer.Option(help="The node of the step (with --pipeline).")] = None,
+    sample: Annotated[str | None, typer.Option(help="The sample of the step, or fed to --method.")] = None,
+    variant: Annotated[str | None, typer.Option(help="The variant of the step.")] = None,
+    var: VarOpt = None,
+    project: ProjectOpt = None,
+    verbose: VerboseOpt = False,
+) -> int:
+    """Open a shell in an environment's image, in the container run-step would run a method in:
+    same user, mounts (inputs read-only, a writable run directory) and WFC_* variables. With
+    -- COMMAND, or without a terminal, run that (or stdin) instead and exit with its code.
+
+    Example: wfc env shell python --method tables/clean --sample north -- ls -R /wfc/inputs
+    """
+    import sys
+
+    from wfc.envshell import ShellRequest, open_shell, prepare_shell
+
+    proj = load_project(project)
+    request = ShellRequest(
+        env=name,
+        method=method,
+        pipeline=pipeline,
+        node=node,
+        sample=sample,
+        variant=variant,
+        variables=variables(var),
+        command=tuple(command or ()),
+    )
+    shell = prepare_shell(proj, request)
+    what = shell.step or f"environment '{name}'"
+    say(f"{what}: WFC_RUN_DIR is {proj.relative(shell.out_dir)} (kept); staged inputs go when it exits")
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    code = open_shell(shell, tty=tty, echo=say if verbose else None)
+    if not command or code != 0:
+        say(f"{what}: the container exited with {code}; its outputs are in {proj.relative(shell.out_dir)}")
+    return code
+
+
+@method_app.command("new")
+@guard
+def method_new(
+    ref: Annotated[str, typer.Argument(metavar="MODULE/NAME", help="The method to create.")],
+    lang: Annotated[str, typer.Option(help="Language: python, shell or r.")] = "python",
+    env: Annotated[
+        str | None, typer.Option(help="Environment (default: python, shell or r after --lang).")
+    ] = None,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Register a file or directory as a sample version (content stored by hash).
+    """Create methods/MODULE/NAME (method.yaml, code, README), a try pipeline for it and, when
+    missing, its environment's Dockerfile. It runs as generated; its README says how.
 
-    Example: wfc sample add north examples/data/north.csv
+    Example: wfc method new text/shout --lang shell
     """
-    from wfc.samples import add_sample
+    from dataclasses import asdict
 
-    sample, created = add_sample(load_project(project), name, path)
-    doc = {
-        "name": sample.name,
-        "version": sample.version,
-        "hash": sample.content_hash,
-        "size": sample.size,
-        "kind": sample.kind,
-        "created": created,
-    }
+    from wfc.scaffold import new_method
+
+    made = new_method(load_project(project), ref, lang, env)
     if json_out:
-        emit_json({"schema": "wfc.sample-add/1", **doc})
-    elif created:
-        what = f"{sample.kind}, {plural(sample.size, 'byte')}, {sample.content_hash}"
-        say(f"added sample {sample.name}@{sample.version} ({what})")
-    else:
-        say(f"sample {sample.name}@{sample.version} already has this content: nothing changed")
+        emit_json({"schema": "wfc.method-new/1", **asdict(made)})
+        return
+    say(f"created method {made.ref}: " + ", ".join(made.files))
+    if made.env_created:
+        say(f"environment '{made.env}' is new: build it with `wfc env build {made.env}`")
+    say(f"to try it, follow {made.directory}/README.md")
 
 
-@sample_app.command("list")
-@guard
-def sample_list(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
-    """List every registered sample version.
-
-    Example: wfc sample list --json
-    """
-    from wfc.samples import list_samples
-
-    rows = list_samples(load_project(project))
-    docs = [
-        {
-            "name": r.name,
-            "version": r.version,
-            "hash": r.content_hash,
-            "kind": r.kind,
-            "size": r.size,
-            "source": r.source_path,
-            "registered_at": r.registered_at.isoformat(),
-        }
-        for r in rows
-    ]
-    if json_out:
-        emit_json({"schema": "wfc.sample-list/1", "samples": docs})
-    else:
-        print(
-            table(
-                [
-                    [
-                        str(d["name"]),
-                        str(d["version"]),
-                        str(d["kind"]),
-                        str(d["size"]),
-                        str(d["hash"]),
-                        str(d["source"]),
-                    ]
-                    for d in docs
-                ],
-                ["sample", "version", "kind", "bytes", "hash", "source"],
-            )
-        )
+def _lock_document(schema: str, lock: EnvLock) -> dict[str, object]:
+    """A lock as a ``--json`` document: the lock file's own ``schema`` becomes ``lock_schema``."""
+    fields = lock.model_dump(mode="json", by_alias=True)
+    return {"schema": schema, "lock_schema": fields.pop("schema", None), **fields}

@@ -46,6 +46,8 @@ class GenerateInput:
     images: dict[str, str] = field(default_factory=dict)  # env -> default image for container backends
     resources: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> snakemake resources
     bundle: str | None = None  # digest of the archived document + methods (for remote engines)
+    root: str = "."  # the project root, relative to where the generated files are written
+    catalog: dict[str, dict[str, str]] = field(default_factory=dict)  # sample -> metadata, for select
 
 
 MAX_NAME = 63

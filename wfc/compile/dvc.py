@@ -6,11 +6,15 @@ manifests of its upstream stages; its params are its own entry of ``params.yaml`
 params), so editing one param re-runs exactly that stage and, through its manifest, the stages
 below it. The manifest (``--outputs-file``) lists only output hashes: no run ids, so a stage
 whose upstream re-ran with identical bytes is not re-run, and a second ``dvc repro`` runs nothing.
-Commands are argv lists joined with ``shlex.join``; every path is relative.
+Commands are argv lists joined with ``shlex.join``; every path is relative: to the project root,
+or, when the files are written elsewhere (``-o DIR``), to that directory, where DVC runs them
+(then each command says ``--project``). Each command also says ``--pipeline-run-per dvc``, so
+the steps one ``dvc repro`` runs are recorded in one pipeline run.
 """
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 
 import yaml
@@ -35,17 +39,24 @@ def render_dvc(gen: GenerateInput, values: Values) -> dict[str, str]:
     """``{"dvc.yaml": ..., "params.yaml": ...}`` of a pipeline."""
     dvc = values.dvc
     names = stage_names(gen.steps)
+    root = gen.root
+
+    def at(path: str) -> str:  # a project path as seen from where DVC runs the commands
+        return path if root == "." else posixpath.normpath(posixpath.join(root, path))
+
+    project = [] if root == "." else ["--project", root]
     stages: dict[str, object] = {}
     params: dict[str, object] = {}
     for step in gen.steps:
         name = names[step.id]
         manifest = f"{dvc.outputs_dir}/{name}.json"
-        argv = ["wfc", "run-step", gen.document, *step.argv, "--outputs-file", manifest]
-        deps = [gen.method_dirs[step.method]]
+        argv = ["wfc", "run-step", at(gen.document), *step.argv, *project]
+        argv += ["--outputs-file", manifest, "--pipeline-run-per", "dvc"]
+        deps = [at(gen.method_dirs[step.method])]
         if step.env in gen.env_locks:
-            deps.append(gen.env_locks[step.env])
+            deps.append(at(gen.env_locks[step.env]))
         if _reads_samples(gen, step):
-            deps.append(SAMPLES_LOCK)
+            deps.append(at(SAMPLES_LOCK))
         deps += sorted(f"{dvc.outputs_dir}/{names[a]}.json" for a in set(step.after))
         stage: dict[str, object] = {
             "cmd": shlex.join(argv),

@@ -6,6 +6,10 @@ varying node among the step's node and its ancestors. So a step downstream of a 
 runs twice per sample, two swept upstreams give their cross product, and a node never runs for
 the variants of nodes that are not its upstreams (ADR 0008).
 
+An input node's samples are its ``samples`` list, or what its ``select`` picks from a *sample
+catalog* (``{name: metadata}`` of the registered samples, given by the caller): this is the one
+place a selection is made (:meth:`Expansion.refs_of`).
+
 Pure model logic: no I/O.
 """
 
@@ -13,11 +17,20 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
 from wfc.errors import UsageError, did_you_mean
 from wfc.model.pipeline import InputNode, MethodNode, Pipeline
+from wfc.output import plural
+
+SampleCatalog = Mapping[str, Mapping[str, str]]
+"""Registered sample names with the metadata of their newest versions."""
+SELECT_HINT = (
+    "list the samples and their metadata with `wfc sample list`; "
+    "register samples with metadata with `wfc sample import SHEET`"
+)
 
 
 @dataclass(frozen=True)
@@ -67,14 +80,36 @@ def sample_ref(text: str) -> tuple[str, int | None]:
     return name, int(version) if version else None
 
 
-class Expansion:
-    """The concrete steps of one pipeline document."""
+class NoSampleSelected(UsageError):
+    """An input node's ``select`` matches no registered sample; ``problem`` says why without
+    naming the node (``validate`` puts it at the node's ``select``)."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, node_id: str, problem: str) -> None:
+        super().__init__(f"input node '{node_id}': {problem}", SELECT_HINT)
+        self.problem = problem
+
+
+def select_samples(select: Mapping[str, str | list[str]], catalog: SampleCatalog) -> list[str]:
+    """The names of the catalog's samples whose metadata matches every column of ``select`` (a
+    value, or any of a list of values), sorted."""
+    wanted = {column: [v] if isinstance(v, str) else v for column, v in select.items()}
+    return sorted(
+        name
+        for name, metadata in catalog.items()
+        if all(metadata.get(column) in values for column, values in wanted.items())
+    )
+
+
+class Expansion:
+    """The concrete steps of one pipeline document; ``catalog`` is what ``select`` picks from."""
+
+    def __init__(self, pipeline: Pipeline, catalog: SampleCatalog | None = None) -> None:
         self.pipeline = pipeline
+        self.catalog: SampleCatalog = catalog or {}
         self._nodes = {n.id: n for n in pipeline.nodes}
         self._ancestors: dict[str, frozenset[str]] = {}
         self._samples: dict[str, list[str] | None] = {}
+        self._refs: dict[str, list[str]] = {}
         self._variant_cache: dict[str, tuple[Variant, ...]] = {}
 
     @cached_property
@@ -108,6 +143,43 @@ class Expansion:
                 self._ancestors[node] = frozenset(found)
         return self._ancestors[node_id]
 
+    def refs_of(self, node_id: str) -> list[str]:
+        """The sample references of an input node: its ``samples`` (``name`` or ``name@version``),
+        or the names its ``select`` picks from the catalog (sorted; their newest versions).
+
+        Raises:
+            NoSampleSelected: The ``select`` matches no registered sample.
+        """
+        if node_id not in self._refs:
+            node = self._nodes[node_id]
+            assert isinstance(node, InputNode)
+            if node.select is None:
+                assert node.samples is not None  # the model requires one of the two
+                self._refs[node_id] = list(node.samples)
+            else:
+                found = select_samples(node.select, self.catalog)
+                if not found:
+                    raise NoSampleSelected(node_id, self._nothing_matches(node.select))
+                self._refs[node_id] = found
+        return self._refs[node_id]
+
+    def _nothing_matches(self, select: Mapping[str, str | list[str]]) -> str:
+        if not self.catalog:
+            return "select matches no sample: none is registered"
+        columns = sorted({column for metadata in self.catalog.values() for column in metadata})
+        for column in select:
+            if column not in columns:
+                return f"no registered sample has the metadata column '{column}'" + (
+                    f"{did_you_mean(column, columns)}; columns: {', '.join(columns)}"
+                    if columns
+                    else "; no sample has metadata"
+                )
+        shown = ", ".join(
+            f"{column}={value if isinstance(value, str) else '|'.join(value)}"
+            for column, value in select.items()
+        )
+        return f"select {shown} matches no sample ({plural(len(self.catalog), 'sample')} registered)"
+
     def samples_of(self, node_id: str) -> list[str] | None:
         """The sample names a node runs once for, or None when it runs once in all.
 
@@ -123,7 +195,7 @@ class Expansion:
     def _samples_here(self, node_id: str) -> list[str] | None:
         node = self._nodes[node_id]
         if isinstance(node, InputNode):
-            return sorted(sample_ref(s)[0] for s in node.samples) if node.mode == "each" else None
+            return sorted(sample_ref(s)[0] for s in self.refs_of(node_id)) if node.mode == "each" else None
         found: list[str] | None = None
         first = ""
         for link in self.pipeline.links_into(node_id):

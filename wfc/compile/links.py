@@ -1,8 +1,9 @@
 """The one checker of links and slots (BRIEF §10): every problem of how a pipeline's links meet
 the slots its methods declare, in the words both ``wfc validate`` and the resolver use.
 
-Pure: it reads the pipeline and the method specs it is given, nothing else. ``wfc validate``
-reports every problem; the resolver raises the first error among those about the step it resolves.
+Pure: it reads the pipeline, the method specs and the expansion it is given, nothing else.
+``wfc validate`` reports every problem; the resolver raises the first error among those about the
+step it resolves.
 
 What it finds, in document order (each link: its target end, its source end, the type check; then
 each method node's input slots):
@@ -36,7 +37,11 @@ S = TypeVar("S")
 
 
 def check_links(
-    pipeline: Pipeline, specs: Mapping[str, MethodSpec | None], *, into: str | None = None
+    pipeline: Pipeline,
+    specs: Mapping[str, MethodSpec | None],
+    *,
+    into: str | None = None,
+    expansion: Expansion | None = None,
 ) -> list[Problem]:
     """Every link and slot problem of ``pipeline``.
 
@@ -45,7 +50,10 @@ def check_links(
         specs: Method ref -> its spec. None (or a ref left out) means the method failed to load:
             the ends of links at its nodes are not checked (that failure is reported elsewhere).
         into: Only the links into this node and this node's own slots: what one step needs.
+        expansion: The pipeline's expansion, which knows what each ``select`` picks (without
+            it, a ``select`` picks nothing).
     """
+    expansion = expansion or Expansion(pipeline)
     problems: list[Problem] = []
     fed: dict[tuple[str, str], int] = {}
     links_of: dict[tuple[str, str], list[int]] = {}
@@ -57,7 +65,7 @@ def check_links(
         problems += [p for p in (target_problem, source_problem) if p is not None]
         if slot is None:
             continue
-        fed[(link.target.node, slot)] = fed.get((link.target.node, slot), 0) + _count(pipeline, link)
+        fed[(link.target.node, slot)] = fed.get((link.target.node, slot), 0) + _count(expansion, link)
         links_of.setdefault((link.target.node, slot), []).append(j)
         if out is not None:
             problems += _type_warning(pipeline, specs, j, link, slot, out)
@@ -86,7 +94,7 @@ def check_links(
                     )
                 )
             if declared.multiple and len(links_of.get((node.id, name), [])) == 1:
-                problems += _ungathered(pipeline, links_of[(node.id, name)][0], name)
+                problems += _ungathered(expansion, links_of[(node.id, name)][0], name)
     return problems
 
 
@@ -150,23 +158,27 @@ def _no_slot(path: str, node: MethodNode, given: str | None, slots: list[str], s
     )
 
 
-def _count(pipeline: Pipeline, link: Link) -> int:
+def _count(expansion: Expansion, link: Link) -> int:
     """How many inputs one step receives through a link: 2 stands for several."""
     if link.gather:
         return 2
-    source = pipeline.node(link.source.node)
+    source = expansion.pipeline.node(link.source.node)
     if isinstance(source, InputNode) and source.mode == "all":
-        return len({s.partition("@")[0] for s in source.samples})
+        try:
+            return len({s.partition("@")[0] for s in expansion.refs_of(source.id)})
+        except UsageError:  # a select that picks nothing: reported on the input node
+            return 1
     return 1
 
 
-def _ungathered(pipeline: Pipeline, j: int, slot: str) -> list[Problem]:
+def _ungathered(expansion: Expansion, j: int, slot: str) -> list[Problem]:
     """A warning when a ``multiple`` slot's only link fans out per sample without ``gather``."""
+    pipeline = expansion.pipeline
     link = pipeline.links[j]
     if link.gather:
         return []
     try:
-        samples = Expansion(pipeline).samples_of(link.source.node)
+        samples = expansion.samples_of(link.source.node)
     except UsageError:  # samples that do not join: reported by validate on the node
         return []
     if samples is None:

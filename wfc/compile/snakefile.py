@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 
-from wfc.compile.expand import ConcreteStep, Expansion
+from wfc.compile.expand import ConcreteStep, Expansion, SampleCatalog
 from wfc.model.pipeline import InputNode, MethodNode, Pipeline
 
 HEADER = """\
@@ -27,6 +27,12 @@ HEADER = """\
 
 import json
 import os
+import uuid
+
+# One pipeline run per invocation: `wfc run-pipeline` names its own (WFC_PIPELINE_RUN); under
+# plain `snakemake`, every job inherits this key, so its steps are recorded in one pipeline run.
+if not os.environ.get("WFC_PIPELINE_RUN"):
+    os.environ.setdefault("WFC_PIPELINE_RUN_KEY", "snakemake:" + uuid.uuid4().hex)
 
 WFC = config.get("wfc_command", ["wfc"])
 PROJECT = config.get("wfc_project", ".")
@@ -75,6 +81,7 @@ def compile_snakefile(
     version: str,
     resources: dict[str, dict[str, int]],
     markers: str | None = None,
+    catalog: SampleCatalog | None = None,
 ) -> str:
     """Render the Snakefile of a pipeline.
 
@@ -84,8 +91,9 @@ def compile_snakefile(
         version: The wfc version, for the header.
         resources: Per node id, Snakemake resources (``threads``, ``mem_mb``, ``runtime``).
         markers: The default marker directory (default ``.wfc/markers/NAME``).
+        catalog: The registered samples' metadata, for input nodes that ``select``.
     """
-    expansion = Expansion(pipeline)
+    expansion = Expansion(pipeline, catalog)
     steps = expansion.steps()
     by_node: dict[str, dict[str, ConcreteStep]] = {}
     for step in steps:

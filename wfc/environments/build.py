@@ -1,7 +1,8 @@
 """Environments (BRIEF §5): building ``environments/<name>/Dockerfile`` and its ``env.lock.json``.
 
 The identity of an environment is the image ID digest that Docker reports after the build; tags
-are only conveniences. The base image is a build argument (``ARG WFC_BASE_IMAGE``) chosen by the
+are only conveniences, scoped to the project and labelled with it (``wfc.environments.images``).
+The base image is a build argument (``ARG WFC_BASE_IMAGE``) chosen by the
 precedence option > ``$WFC_BASE_IMAGE`` > ``env.toml`` > ``wfc.toml`` > default; a Dockerfile with
 a literal ``FROM`` builds as written. An extra CA bundle, when configured, is copied into the build
 context and trusted after every ``FROM`` (pip, requests and OpenSSL all honour it).
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 
 from wfc.atomic import write_text_atomic
 from wfc.cache.hashing import hash_file
+from wfc.environments.images import PLACEHOLDER, image_labels, image_tag, wfc_image_tag
 from wfc.errors import StepFailed, UsageError, did_you_mean
 from wfc.model.base import first_error
 from wfc.model.environment import EnvLock
@@ -35,9 +37,19 @@ _FROM = re.compile(r"^\s*FROM\s", re.IGNORECASE)
 _ARG_BASE = re.compile(r"^\s*ARG\s+WFC_BASE_IMAGE\b", re.IGNORECASE | re.MULTILINE)
 
 
-def wfc_image_tag(name: str) -> str:
-    """The tag of an environment's image with wfc inside (``wfc env build NAME --with-wfc``)."""
-    return f"wfc-env-{name.lower()}-wfc:latest"
+def workflow_image(project: Project, name: str) -> str:
+    """The image a generated workflow (Argo) names for an environment: the one ``wfc env build
+    NAME --with-wfc`` tagged, as its lock records it, else a stand-in to map onto a registry image
+    with ``images:`` in a values file (never a tag of this machine that was not built)."""
+    lock = project.environments_dir / name / LOCK_FILE
+    if lock.is_file():
+        try:
+            tag = EnvLock.model_validate_json(lock.read_bytes()).wfc_tag
+        except ValidationError:
+            tag = None
+        if tag:
+            return tag
+    return PLACEHOLDER.format(env=name)
 
 
 def list_environments(project: Project) -> list[str]:
@@ -119,7 +131,8 @@ def build_environment(
     ca = ca_bundle if ca_bundle is not None else project.get("ca_bundle")
     dockerfile = (directory / "Dockerfile").read_text(encoding="utf-8")
     buildargs = {"WFC_BASE_IMAGE": base} if _ARG_BASE.search(dockerfile) else {}
-    tag = f"wfc-env-{name.lower()}:latest"
+    tag = image_tag(project, name)
+    labels = image_labels(project, name)
     ca_path = Path(ca).expanduser() if ca else None
     if ca_path is not None and not ca_path.is_file():
         raise UsageError(f"CA bundle not found: {ca}", "set WFC_CA_BUNDLE / ca_bundle to a PEM file")
@@ -130,7 +143,7 @@ def build_environment(
         if ca_path is not None:
             shutil.copyfile(ca_path, context / CA_NAME)
             (context / "Dockerfile").write_text(_with_ca(dockerfile), encoding="utf-8")
-        image_id = _docker_build(client, context, tag, buildargs, echo=echo, base=base, name=name)
+        image_id = _docker_build(client, context, tag, buildargs, labels, echo=echo, base=base, name=name)
     wfc_layer: dict[str, str] = {}
     if with_wfc:
         from wfc.environments.with_wfc import prepare_context
@@ -141,8 +154,8 @@ def build_environment(
             if ca_path is not None:
                 shutil.copyfile(ca_path, context / CA_NAME)
                 (context / "Dockerfile").write_text(_with_ca((context / "Dockerfile").read_text()))
-            wfc_tag = wfc_image_tag(name)
-            wfc_id = _docker_build(client, context, wfc_tag, {}, echo=echo, base=image_id, name=name)
+            wfc_tag = wfc_image_tag(project, name)
+            wfc_id = _docker_build(client, context, wfc_tag, {}, labels, echo=echo, base=image_id, name=name)
         wfc_layer = {"wfc_tag": wfc_tag, "wfc_image_id": wfc_id}
     lock = EnvLock(
         name=name,
@@ -170,13 +183,24 @@ def _with_ca(dockerfile: str) -> str:
 
 
 def _docker_build(
-    client: Any, context: Path, tag: str, buildargs: dict[str, str], *, echo: bool, base: str, name: str
+    client: Any,
+    context: Path,
+    tag: str,
+    buildargs: dict[str, str],
+    labels: dict[str, str],
+    *,
+    echo: bool,
+    base: str,
+    name: str,
 ) -> str:
     from docker.errors import APIError
 
     tail: list[str] = []
     try:
-        for event in client.api.build(path=str(context), tag=tag, buildargs=buildargs, rm=True, decode=True):
+        events = client.api.build(
+            path=str(context), tag=tag, buildargs=buildargs, labels=labels, rm=True, decode=True
+        )
+        for event in events:
             text = str(event.get("stream") or event.get("status") or "")
             if text and echo:
                 sys.stderr.write(text if text.endswith("\n") else text + "\n")

@@ -30,7 +30,7 @@ from sqlalchemy.pool import StaticPool
 
 from wfc.errors import InfraError, UsageError
 from wfc.lineage.records import SCHEMA_VERSION, ReadOnlyDatabase, behind_schema, newer_schema
-from wfc.lineage.schema import V1_TABLES, Base, Meta, Pin, Pruned, Run
+from wfc.lineage.schema import V1_TABLES, Base, Meta, Pin, Pruned, Run, Sample
 
 BUSY_TIMEOUT_S = 60
 SQLITE_PREFIX = "sqlite:///"
@@ -49,10 +49,18 @@ def _v2_pins_and_hit_index(conn: Connection) -> None:
     index.create(conn, checkfirst=True)
 
 
+def _v3_sample_metadata(conn: Connection) -> None:
+    if "metadata" in {c["name"] for c in inspect(conn).get_columns(Sample.__tablename__)}:
+        return  # a database created at v3 or later: v1 made the table in its current shape
+    kind = Sample.__table__.c["metadata"].type.compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE {Sample.__tablename__} ADD COLUMN metadata {kind}"))
+
+
 # (version, description, upgrade) in order; each runs inside the migration transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: pipeline runs, runs, inputs, outputs, samples", _v1_initial),
     (2, "pins and pruned runs (for gc and verify), an index on runs.cache_source_id", _v2_pins_and_hit_index),
+    (3, "samples.metadata: a sample sheet's extra columns", _v3_sample_metadata),
 ]
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 

@@ -47,15 +47,16 @@ class RunDetail:
 LAST = "last:"
 
 
-def find_run(db: Database, ref: str) -> RunRecord:
-    """A step run by id or unique id prefix, or ``last:STEP``: the newest run of a step named
-    ``node``, ``node[sample]`` or ``node[sample|variant]``.
+def find_run(db: Database, ref: str, pipeline: str | None = None) -> RunRecord:
+    """A step run by id or unique id prefix, or ``last:STEP``: the newest run (by start time) of
+    a step named ``node``, ``node[sample]`` or ``node[sample|variant]``, in the pipeline named
+    ``pipeline`` (a name or a pipeline run id) when one is given.
 
     Raises:
         UsageError: No run, or several, match ``ref``.
     """
     if ref.startswith(LAST):
-        return _last_run(db, ref.removeprefix(LAST))
+        return _last_run(db, ref.removeprefix(LAST), pipeline)
     with db.session() as s:
         rows = list(s.execute(select(Run).where(Run.id.startswith(ref, autoescape=True)).limit(2)).scalars())
     if not rows:
@@ -65,7 +66,7 @@ def find_run(db: Database, ref: str) -> RunRecord:
     return to_record(RunRecord, rows[0])
 
 
-def _last_run(db: Database, step: str) -> RunRecord:
+def _last_run(db: Database, step: str, pipeline: str | None) -> RunRecord:
     _check_step_name(step)
     node, _, rest = step.partition("[")
     sample, _, variant = rest.removesuffix("]").partition("|")
@@ -73,14 +74,22 @@ def _last_run(db: Database, step: str) -> RunRecord:
     if rest:
         stmt = stmt.where(Run.sample == sample) if sample else stmt.where(Run.sample.is_(None))
         stmt = stmt.where(Run.variant == variant) if variant else stmt
+    if pipeline:
+        stmt = stmt.join(PipelineRun, PipelineRun.id == Run.pipeline_run_id).where(_named(pipeline))
     with db.session() as s:
-        row = s.execute(stmt.order_by(Run.id.desc()).limit(1)).scalar_one_or_none()
+        row = s.execute(stmt.order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).scalar_one_or_none()
     if row is None:
+        where = f" in pipeline '{pipeline}'" if pipeline else ""
         raise UsageError(
-            f"no run of step '{step}'",
+            f"no run of step '{step}'{where}",
             "name a step as NODE or NODE[SAMPLE]; list them with `wfc runs --steps`",
         )
     return to_record(RunRecord, row)
+
+
+def _named(pipeline: str) -> Any:
+    """Pipeline runs of the pipeline named ``pipeline``, or the one pipeline run with that id."""
+    return (PipelineRun.name == pipeline) | (PipelineRun.id == pipeline)
 
 
 def _check_step_name(step: str) -> None:
@@ -122,7 +131,7 @@ def pipeline_runs(db: Database, where: RunFilter) -> list[PipelineRunRecord]:
     """The newest pipeline runs matching the filter (pipeline name, since), newest first."""
     stmt = select(PipelineRun)
     if where.pipeline:
-        stmt = stmt.where((PipelineRun.name == where.pipeline) | (PipelineRun.id == where.pipeline))
+        stmt = stmt.where(_named(where.pipeline))
     if where.since:
         stmt = stmt.where(PipelineRun.started_at >= where.since)
     stmt = stmt.order_by(PipelineRun.started_at.desc(), PipelineRun.id.desc()).limit(where.limit)
@@ -185,26 +194,6 @@ def closure(db: Database, run: RunRecord, *, down: bool) -> tuple[list[RunRecord
         found = [to_record(RunRecord, r) for r in runs]
         inputs = s.execute(select(RunInput).join(reach, RunInput.run_id == reach.c.id)).scalars()
         return found, [to_record(InputRecord, i) for i in inputs]
-
-
-def latest_runs(db: Database, node: str, method: str, sample: str | None) -> list[RunRecord]:
-    """Earlier runs that ``wfc why`` may compare with: of this node, else of the same method and
-    sample; newest first (at most 50)."""
-    with db.session() as s:
-        for condition in (Run.node_id == node, (Run.module + "/" + Run.method == method)):
-            stmt = select(Run).where(condition, Run.key.is_not(None)).order_by(Run.id.desc()).limit(50)
-            rows = [to_record(RunRecord, r) for r in s.execute(stmt).scalars()]
-            if rows:
-                same = [r for r in rows if r.sample == sample]
-                return same or rows
-    return []
-
-
-def inputs_of(db: Database, run_id: str) -> list[InputRecord]:
-    """The input rows of a run in slot order."""
-    with db.session() as s:
-        stmt = select(RunInput).where(RunInput.run_id == run_id).order_by(RunInput.slot, RunInput.position)
-        return [to_record(InputRecord, r) for r in s.execute(stmt).scalars()]
 
 
 def run_by_id(db: Database, run_id: str) -> RunRecord | None:

@@ -6,16 +6,17 @@ Field names equal the column names of ``wfc.lineage.schema``; times are naive UT
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from wfc.errors import UsageError, WfcError
 from wfc.model.status import Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 HOST = socket.gethostname()
 STALE_MESSAGE = "the process running this step died (claim taken over by a later run)"
+EARLIER_LIMIT = 200  # earlier runs a new run is compared with (``wfc why``, a run's reason)
 
 
 def newer_schema(version: int) -> UsageError:
@@ -157,7 +158,7 @@ class OutputRecord:
 
 @dataclass(frozen=True)
 class SampleRecord:
-    """One version of a sample."""
+    """One version of a sample; ``metadata`` holds the extra columns of a sample sheet (v3)."""
 
     name: str
     version: int
@@ -167,6 +168,26 @@ class SampleRecord:
     size: int
     source_path: str
     registered_at: datetime
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+SampleChange = Literal["added", "updated", "unchanged"]
+"""What registering a sample did: a new version, new metadata on the newest one, or nothing."""
+
+
+def sample_change(
+    latest: SampleRecord | None, sample: SampleRecord, *, keep_metadata: bool = False
+) -> tuple[SampleRecord, SampleChange]:
+    """What registering ``sample`` does, given the newest version of its name (both drivers apply
+    this): the record as it will be stored, and the change. A version is content: the same content
+    never makes a new version, whatever its metadata."""
+    if latest is not None and latest.content_hash == sample.content_hash:
+        if keep_metadata or latest.metadata == sample.metadata:
+            return latest, "unchanged"
+        return replace(latest, metadata=dict(sample.metadata)), "updated"
+    metadata = latest.metadata if keep_metadata and latest is not None else sample.metadata
+    version = latest.version + 1 if latest is not None else 1
+    return replace(sample, version=version, metadata=dict(metadata)), "added"
 
 
 class Lineage(Protocol):
@@ -186,6 +207,15 @@ class Lineage(Protocol):
 
     def add_sample_version(self, sample: SampleRecord) -> tuple[SampleRecord, bool]:
         """Record new content as the next version; the same content returns the existing one."""
+        ...
+
+    def register_samples(
+        self, samples: list[SampleRecord], *, keep_metadata: bool = False
+    ) -> list[tuple[SampleRecord, SampleChange]]:
+        """Record many samples in one transaction, each like :meth:`add_sample_version`, except
+        that the same content with other metadata replaces the newest version's metadata
+        (``updated``). ``keep_metadata``: the records bring no metadata; a new version takes
+        its predecessor's and nothing is ``updated``."""
         ...
 
     def create_pipeline_run(self, run: PipelineRunRecord) -> None:
@@ -210,6 +240,19 @@ class Lineage(Protocol):
 
     def runs_of(self, pipeline_run_id: str) -> list[RunRecord]:
         """Every step run recorded in a pipeline run, oldest first."""
+        ...
+
+    def earlier_runs(self, node: str, module: str, method: str) -> list[tuple[RunRecord, str]]:
+        """Keyed runs of this node id (else, when it has none, of this method), each with the
+        name of its pipeline; newest first, at most 200: what a new run is compared with."""
+        ...
+
+    def inputs_of(self, run_id: str) -> list[InputRecord]:
+        """The input rows of a run in slot and position order."""
+        ...
+
+    def run_by_id(self, run_id: str) -> RunRecord | None:
+        """A run by its exact id."""
         ...
 
     def cancel_running(self, pipeline_run_id: str, message: str) -> int:

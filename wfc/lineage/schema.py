@@ -124,6 +124,9 @@ class Sample(Base):
     size: Mapped[int]
     source_path: Mapped[str] = mapped_column(Text)
     registered_at: Mapped[datetime]
+    # v3: a sample sheet's extra columns ({column: value}); NULL on rows older than v3 reads as {}.
+    # The attribute cannot be called ``metadata`` (SQLAlchemy's declarative base uses that name).
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata")
 
     __table_args__ = (UniqueConstraint("name", "version", name="uq_samples_name_version"),)
 

@@ -2,32 +2,48 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from wfc.lineage.db import Database
 from wfc.lineage.records import (
+    EARLIER_LIMIT,
     STALE_MESSAGE,
     InputRecord,
     OutputRecord,
     PipelineRunRecord,
     RunRecord,
+    SampleChange,
     SampleRecord,
     completion,
     failure,
     now,
+    sample_change,
 )
 from wfc.lineage.schema import Base, PipelineRun, Run, RunInput, RunOutput, Sample
 from wfc.model.status import Status
 
 R = TypeVar("R")
+_IN_CHUNK = 500  # names per IN (...) query: well below every driver's limit on bound parameters
 
 
 def to_record(cls: type[R], row: Base) -> R:
     """A record dataclass from an ORM row (field names equal column names)."""
     return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+
+
+def _sample_record(row: Sample) -> SampleRecord:
+    """A sample row as a record (its ``metadata`` column is the attribute ``metadata_``)."""
+    values = {f.name: getattr(row, f.name) for f in fields(SampleRecord) if f.name != "metadata"}
+    return SampleRecord(**values, metadata=dict(row.metadata_ or {}))
+
+
+def _sample_values(sample: SampleRecord) -> dict[str, Any]:
+    """A sample record as the column values of its row (by attribute name)."""
+    values = {f.name: getattr(sample, f.name) for f in fields(SampleRecord) if f.name != "metadata"}
+    return {**values, "metadata_": dict(sample.metadata)}
 
 
 class SqlAlchemyLineage:
@@ -64,13 +80,13 @@ class SqlAlchemyLineage:
             if version is not None:
                 stmt = stmt.where(Sample.version == version)
             row = s.execute(stmt.order_by(Sample.version.desc()).limit(1)).scalar_one_or_none()
-            return to_record(SampleRecord, row) if row else None
+            return _sample_record(row) if row else None
 
     def list_samples(self) -> list[SampleRecord]:
         """Every sample version by name, then version."""
         with self.db.session() as s:
             rows = s.execute(select(Sample).order_by(Sample.name, Sample.version)).scalars()
-            return [to_record(SampleRecord, r) for r in rows]
+            return [_sample_record(r) for r in rows]
 
     def add_sample_version(self, sample: SampleRecord) -> tuple[SampleRecord, bool]:
         """Record new content as the next version; the same content returns the existing one."""
@@ -79,11 +95,42 @@ class SqlAlchemyLineage:
                 select(Sample).where(Sample.name == sample.name).order_by(Sample.version.desc()).limit(1)
             ).scalar_one_or_none()
             if latest is not None and latest.content_hash == sample.content_hash:
-                return to_record(SampleRecord, latest), False
+                return _sample_record(latest), False
             version = latest.version + 1 if latest else 1
-            row = Sample(**{**asdict(sample), "version": version})
+            row = Sample(**_sample_values(replace(sample, version=version)))
             s.add(row)
-        return to_record(SampleRecord, row), True
+        return _sample_record(row), True
+
+    def register_samples(
+        self, samples: list[SampleRecord], *, keep_metadata: bool = False
+    ) -> list[tuple[SampleRecord, SampleChange]]:
+        """Record many samples in one transaction (see the protocol): the newest version of every
+        name is read in a few queries, and new versions are inserted in one statement."""
+        done: list[tuple[SampleRecord, SampleChange]] = []
+        with self.db.session() as s, s.begin():
+            names = sorted({x.name for x in samples})
+            newest: dict[str, SampleRecord] = {}
+            for i in range(0, len(names), _IN_CHUNK):
+                stmt = (
+                    select(Sample).where(Sample.name.in_(names[i : i + _IN_CHUNK])).order_by(Sample.version)
+                )
+                newest.update((row.name, _sample_record(row)) for row in s.execute(stmt).scalars())
+            added: list[dict[str, Any]] = []
+            for sample in samples:
+                record, change = sample_change(newest.get(sample.name), sample, keep_metadata=keep_metadata)
+                if change == "added":
+                    added.append(_sample_values(record))
+                elif change == "updated":
+                    s.execute(
+                        update(Sample)
+                        .where(Sample.name == record.name, Sample.version == record.version)
+                        .values(metadata_=record.metadata)
+                    )
+                newest[sample.name] = record
+                done.append((record, change))
+            if added:
+                s.execute(insert(Sample), added)
+        return done
 
     def create_pipeline_run(self, run: PipelineRunRecord) -> None:
         """Record a pipeline run."""
@@ -161,6 +208,36 @@ class SqlAlchemyLineage:
                 select(Run).where(Run.pipeline_run_id == pipeline_run_id).order_by(Run.id)
             ).scalars()
             return [to_record(RunRecord, r) for r in rows]
+
+    def earlier_runs(self, node: str, module: str, method: str) -> list[tuple[RunRecord, str]]:
+        """Keyed runs of this node id (else of this method) with their pipeline's name, newest first."""
+        with self.db.session() as s:
+            for condition in (Run.node_id == node, (Run.module == module) & (Run.method == method)):
+                stmt = (
+                    select(Run, PipelineRun.name)
+                    .join(PipelineRun, PipelineRun.id == Run.pipeline_run_id)
+                    .where(condition, Run.key.is_not(None))
+                    .order_by(Run.started_at.desc(), Run.id.desc())
+                    .limit(EARLIER_LIMIT)
+                )
+                rows = [(to_record(RunRecord, run), name) for run, name in s.execute(stmt)]
+                if rows:
+                    return rows
+        return []
+
+    def inputs_of(self, run_id: str) -> list[InputRecord]:
+        """The input rows of a run in slot and position order."""
+        with self.db.session() as s:
+            stmt = (
+                select(RunInput).where(RunInput.run_id == run_id).order_by(RunInput.slot, RunInput.position)
+            )
+            return [to_record(InputRecord, r) for r in s.execute(stmt).scalars()]
+
+    def run_by_id(self, run_id: str) -> RunRecord | None:
+        """A run by its exact id."""
+        with self.db.session() as s:
+            row = s.get(Run, run_id)
+            return to_record(RunRecord, row) if row else None
 
     def cancel_running(self, pipeline_run_id: str, message: str) -> int:
         """Mark a pipeline run's ``running`` steps ``cancelled``; return how many."""

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from wfc.errors import InfraError
 from wfc.lineage.records import (
+    EARLIER_LIMIT,
     SCHEMA_VERSION,
     STALE_MESSAGE,
     InputRecord,
@@ -29,16 +30,19 @@ from wfc.lineage.records import (
     PipelineRunRecord,
     ReadOnlyDatabase,
     RunRecord,
+    SampleChange,
     SampleRecord,
     completion,
     failure,
     newer_schema,
     now,
+    sample_change,
 )
 from wfc.model.status import Status
 
 BUSY_TIMEOUT_S = 60
-_JSON = {"params", "members", "metrics"}
+_JSON = {"params", "members", "metrics", "metadata"}
+_IN_CHUNK = 500  # names per IN (...) query: well below SQLite's limit on bound parameters
 R = TypeVar("R")
 
 
@@ -56,6 +60,8 @@ def _decode(cls: type[R], row: sqlite3.Row) -> R:
         value = row[f.name]
         if f.name in _JSON and value is not None:
             value = json.loads(value)
+        elif f.name == "metadata":  # a sample row older than schema v3
+            value = {}
         elif f.name.endswith("_at") and value is not None:
             value = datetime.fromisoformat(value)
         values[f.name] = value
@@ -148,6 +154,35 @@ class SqliteLineage:
             self._insert("samples", record)
         return record, True
 
+    def register_samples(
+        self, samples: list[SampleRecord], *, keep_metadata: bool = False
+    ) -> list[tuple[SampleRecord, SampleChange]]:
+        """Record many samples in one transaction (see the protocol); the newest version of
+        every name is read in a few queries, not one per sample."""
+        done: list[tuple[SampleRecord, SampleChange]] = []
+        with self._transaction():
+            names = sorted({x.name for x in samples})
+            newest: dict[str, SampleRecord] = {}
+            for i in range(0, len(names), _IN_CHUNK):
+                chunk = names[i : i + _IN_CHUNK]
+                rows = self.conn.execute(
+                    f"SELECT * FROM samples WHERE name IN ({', '.join('?' for _ in chunk)}) ORDER BY version",
+                    chunk,
+                )
+                newest.update((row["name"], _decode(SampleRecord, row)) for row in rows)
+            for sample in samples:
+                record, change = sample_change(newest.get(sample.name), sample, keep_metadata=keep_metadata)
+                if change == "added":
+                    self._insert("samples", record)
+                elif change == "updated":
+                    self.conn.execute(
+                        "UPDATE samples SET metadata = ? WHERE name = ? AND version = ?",
+                        (_encode("metadata", record.metadata), record.name, record.version),
+                    )
+                newest[sample.name] = record
+                done.append((record, change))
+        return done
+
     def create_pipeline_run(self, run: PipelineRunRecord) -> None:
         """Record a pipeline run."""
         with self._transaction():
@@ -211,6 +246,34 @@ class SqliteLineage:
             "SELECT * FROM runs WHERE pipeline_run_id = ? ORDER BY id", (pipeline_run_id,)
         )
         return [_decode(RunRecord, r) for r in rows]
+
+    def earlier_runs(self, node: str, module: str, method: str) -> list[tuple[RunRecord, str]]:
+        """Keyed runs of this node id (else of this method) with their pipeline's name, newest first."""
+        sql = (
+            "SELECT runs.*, pipeline_runs.name AS pipeline_name FROM runs"
+            " JOIN pipeline_runs ON pipeline_runs.id = runs.pipeline_run_id"
+            " WHERE runs.key IS NOT NULL AND {} ORDER BY runs.started_at DESC, runs.id DESC LIMIT ?"
+        )
+        for condition, args in (
+            ("runs.node_id = ?", (node,)),
+            ("runs.module = ? AND runs.method = ?", (module, method)),
+        ):
+            rows = self.conn.execute(sql.format(condition), (*args, EARLIER_LIMIT)).fetchall()
+            if rows:
+                return [(_decode(RunRecord, r), str(r["pipeline_name"])) for r in rows]
+        return []
+
+    def inputs_of(self, run_id: str) -> list[InputRecord]:
+        """The input rows of a run in slot and position order."""
+        rows = self.conn.execute(
+            "SELECT * FROM run_inputs WHERE run_id = ? ORDER BY slot, position", (run_id,)
+        )
+        return [_decode(InputRecord, r) for r in rows]
+
+    def run_by_id(self, run_id: str) -> RunRecord | None:
+        """A run by its exact id."""
+        row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _decode(RunRecord, row) if row else None
 
     def cancel_running(self, pipeline_run_id: str, message: str) -> int:
         """Mark a pipeline run's ``running`` steps ``cancelled``; return how many."""

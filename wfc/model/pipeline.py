@@ -9,7 +9,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from wfc.errors import UsageError, did_you_mean
 from wfc.model.base import Frozen, problems_of
@@ -27,13 +36,46 @@ def _node_id(value: str) -> str:
 NodeId = Annotated[str, AfterValidator(_node_id)]
 
 
+def _select_value(value: Any) -> Any:
+    if isinstance(value, str) or (
+        isinstance(value, list) and value and all(isinstance(v, str) for v in value)
+    ):
+        return value
+    raise ValueError(
+        f"expected a string or a non-empty list of strings, got {json.dumps(value, default=str)}"
+    )
+
+
+SelectValue = Annotated[str | list[str], BeforeValidator(_select_value)]
+
+
 class InputNode(Frozen):
-    """Registered samples entering the pipeline; one output slot, ``data``."""
+    """Registered samples entering the pipeline; one output slot, ``data``.
+
+    Either ``samples`` names them (``name`` or ``name@version``), or ``select``
+    (``{column: value or [values]}``) picks every registered sample whose metadata matches each
+    column, sorted by name, at their newest versions (``wfc.compile.expand`` applies it).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["samples"]}, {"required": ["select"]}]}
+    )
 
     id: NodeId
-    samples: list[str] = Field(min_length=1)
+    samples: list[str] | None = Field(default=None, min_length=1)
+    select: dict[str, SelectValue] | None = None
     mode: Literal["each", "all"] = "each"
     description: str = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InputNode:
+        if self.samples is not None and self.select is not None:
+            raise ValueError("an input node takes 'samples' or 'select', not both")
+        if self.samples is None and self.select is None:
+            raise ValueError("an input node needs 'samples' (a list of names) or 'select' ({column: value})")
+        if self.select is not None and not self.select:
+            raise ValueError("select must name at least one metadata column")
+        return self
 
 
 class MethodNode(Frozen):

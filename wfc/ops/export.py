@@ -38,7 +38,15 @@ class Exported:
     kind: str
 
 
-def export(project: Project, ref: str, slot: str | None, dest: Path, *, force: bool = False) -> Exported:
+def export(
+    project: Project,
+    ref: str,
+    slot: str | None,
+    dest: Path,
+    *,
+    force: bool = False,
+    pipeline: str | None = None,
+) -> Exported:
     """Export output ``slot`` of run ``ref`` to ``dest``, or into ``dest`` when it is a directory.
 
     Raises:
@@ -46,7 +54,7 @@ def export(project: Project, ref: str, slot: str | None, dest: Path, *, force: b
         StepFailed: The object is missing or corrupt in the store, or the written bytes differ.
     """
     with database(project.database_url, read_only=True) as db:
-        detail = run_detail(db, find_run(db, ref))
+        detail = run_detail(db, find_run(db, ref, pipeline))
     run = detail.run
     out = _pick(run.id, run.status, detail.outputs, slot)
     name = out.path.rstrip("/").rsplit("/", 1)[-1]
@@ -57,16 +65,13 @@ def export(project: Project, ref: str, slot: str | None, dest: Path, *, force: b
             "choose another destination, or pass --force to replace it",
         )
     store = project.object_store("copy")  # the user's copy must not share the store's inodes
-    kind: Kind = "dir" if out.kind == "dir" else "file"
-    store.verify(out.content_hash, kind)  # before anything is written (materialize reuses the check)
+    verify(store, out)  # before anything is written
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".wfc-export-"))
     try:
         staged = tmp / "out"
-        store.materialize(out.content_hash, kind, staged)
-        _check(store, out, staged)
-        _writable(staged)
-        _replace(staged, target)
+        stage(store, out, staged)
+        replace_with(staged, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Exported(
@@ -92,10 +97,27 @@ def _pick(run_id: str, status: str, outputs: list[OutputRecord], slot: str | Non
     )
 
 
-def _check(store: object, out: OutputRecord, staged: Path) -> None:
-    """Re-hash what was written."""
+def verify(store: ObjectStore, out: OutputRecord) -> None:
+    """Check an output's object in the store before anything is written.
 
-    assert isinstance(store, ObjectStore)
+    Raises:
+        StepFailed: The object is missing or corrupt.
+    """
+    store.verify(out.content_hash, "dir" if out.kind == "dir" else "file")
+
+
+def stage(store: ObjectStore, out: OutputRecord, staged: Path) -> None:
+    """Write an output's bytes to ``staged`` (a path that does not exist yet), re-hash what was
+    written and make it the user's (writable)."""
+    kind: Kind = "dir" if out.kind == "dir" else "file"
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    store.materialize(out.content_hash, kind, staged)
+    _check(store, out, staged)
+    _writable(staged)
+
+
+def _check(store: ObjectStore, out: OutputRecord, staged: Path) -> None:
+    """Re-hash what was written."""
     if out.kind == "file":
         pairs = [(staged, out.content_hash)]
     else:
@@ -119,7 +141,8 @@ def _writable(path: Path) -> None:
         os.chmod(p, mode | 0o200 | (0o100 if p.is_dir() else 0))
 
 
-def _replace(staged: Path, target: Path) -> None:
+def replace_with(staged: Path, target: Path) -> None:
+    """Move ``staged`` to ``target``, replacing what is there (a directory is set aside first)."""
     if target.is_dir() and not target.is_symlink():
         old = target.with_name(f".{target.name}.wfc-old")
         os.replace(target, old)

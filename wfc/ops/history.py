@@ -142,10 +142,10 @@ def _seconds(start: datetime, end: datetime | None) -> float | None:
     return round((end - start).total_seconds(), 3) if end else None
 
 
-def show(project: Project, ref: str) -> dict[str, Any]:
+def show(project: Project, ref: str, pipeline: str | None = None) -> dict[str, Any]:
     """Everything recorded about one step run, as the ``wfc show --json`` document."""
     with _reading(project) as db:
-        detail = run_detail(db, find_run(db, ref))
+        detail = run_detail(db, find_run(db, ref, pipeline))
     run, pr = detail.run, detail.pipeline_run
     doc: dict[str, Any] = {k: v for k, v in asdict(run).items() if k not in ("pid",)}
     doc["started_at"] = run.started_at.isoformat()
@@ -203,6 +203,7 @@ def logs(
     follow: bool = False,
     note: Callable[[str], None] = lambda _m: None,
     poll: float = 0.5,
+    pipeline: str | None = None,
 ) -> None:
     """Copy a run's log to ``out`` as bytes; with ``follow``, until the run ends.
 
@@ -210,7 +211,7 @@ def logs(
         UsageError: Unknown run, or a run with no log (cancelled before it started).
     """
     with _reading(project) as db:
-        run = find_run(db, ref)
+        run = find_run(db, ref, pipeline)
         path = project.root / run.log_dir / f"{stream}.log" if run.log_dir else None
         if follow and run.status == Status.RUNNING:
             assert path is not None

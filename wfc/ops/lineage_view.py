@@ -30,29 +30,32 @@ class Edge:
 
 @dataclass(frozen=True)
 class Graph:
-    """A lineage closure: the runs, their edges, and the start."""
+    """A lineage closure: the runs, their edges, and the start. Going down from a cache hit,
+    ``producer`` is the run that made the bytes it reused: the runs that used them hang off it."""
 
     root: str
     down: bool
     runs: dict[str, RunRecord]
     edges: list[Edge]
+    producer: str | None = None
 
 
-def lineage_graph(project: Project, ref: str, *, down: bool = False) -> Graph:
+def lineage_graph(project: Project, ref: str, *, down: bool = False, pipeline: str | None = None) -> Graph:
     """The lineage of a run (by id or prefix) as a graph.
 
     Raises:
         UsageError: Unknown or ambiguous run id.
     """
     with database(project.database_url, read_only=True) as db:
-        start = find_run(db, ref)
+        start = find_run(db, ref, pipeline)
         runs, inputs = closure(db, start, down=down)
     by_id = {r.id: r for r in runs}
     edges = sorted(
         (e for e in map(_edge, inputs) if e.source in by_id or (not down and e.source.startswith("sample:"))),
         key=lambda e: (e.target, e.slot, e.source),
     )
-    return Graph(start.id, down, by_id, edges)
+    producer = start.cache_source_id if down and start.cache_source_id in by_id else None
+    return Graph(start.id, down, by_id, edges, producer)
 
 
 def _edge(i: InputRecord) -> Edge:
@@ -81,7 +84,12 @@ def _tree(graph: Graph) -> str:
         children.setdefault(e.source if graph.down else e.target, []).append(e)
     lines = [_label(graph.runs[graph.root])]
     seen: set[str] = {graph.root}
-    frames: list[tuple[list[Edge], int, str]] = [(children.get(graph.root, []), 0, "")]
+    first = children.get(graph.root, [])
+    if graph.producer:  # a hit's consumers read the producer's outputs: show them under the hit
+        lines.append(f"  (cached: its outputs were made by {graph.producer}; the runs that used them)")
+        seen.add(graph.producer)
+        first = first + children.get(graph.producer, [])
+    frames: list[tuple[list[Edge], int, str]] = [(first, 0, "")]
     while frames:  # iterative depth-first walk: a lineage may be thousands of steps deep
         edges, index, prefix = frames.pop()
         if index >= len(edges):
@@ -113,6 +121,7 @@ def _json(graph: Graph) -> str:
         "schema": "wfc.lineage/1",
         "root": graph.root,
         "direction": "down" if graph.down else "up",
+        "producer": graph.producer,
         "runs": [_run_doc(graph.runs[k]) for k in sorted(graph.runs)],
         "edges": [
             {"from": e.source, "to": e.target, "slot": e.slot, "source_slot": e.source_slot, "hash": e.hash}

@@ -9,6 +9,7 @@ variables take their defaults; their run-time values come from ``WFC_VAR_*`` whe
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,13 +23,14 @@ from wfc.compile.dvc import render_dvc
 from wfc.compile.expand import Expansion
 from wfc.compile.snakefile import compile_snakefile, run_step_argv, step_id
 from wfc.compile.variables import VAR_KEY, resolve_variables
-from wfc.environments.build import LOCK_FILE, wfc_image_tag
+from wfc.environments.build import LOCK_FILE, workflow_image
 from wfc.errors import UsageError, did_you_mean
 from wfc.methods import Method, load_method
 from wfc.model.method import MethodSpec
 from wfc.model.pipeline import MethodNode, load_pipeline
 from wfc.model.values import Values
 from wfc.project import Project
+from wfc.samples import catalog_for
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,11 @@ class Backend:
 
 def _snakefile(gen: GenerateInput, values: Values) -> dict[str, str]:
     markers = values.snakemake.markers_dir or f".wfc/markers/{gen.pipeline.name}"
-    return {"Snakefile": compile_snakefile(gen.pipeline, gen.document, gen.version, gen.resources, markers)}
+    return {
+        "Snakefile": compile_snakefile(
+            gen.pipeline, gen.document, gen.version, gen.resources, markers, catalog=gen.catalog
+        )
+    }
 
 
 BACKENDS: dict[str, Backend] = {
@@ -68,9 +74,15 @@ def backend_of(name: str) -> Backend:
 
 
 def generate(
-    project: Project, pipeline_path: Path, backend: str, values: Values | None = None
+    project: Project,
+    pipeline_path: Path,
+    backend: str,
+    values: Values | None = None,
+    *,
+    out_dir: Path | None = None,
 ) -> dict[str, str]:
-    """Render a pipeline document with a backend: its files by name.
+    """Render a pipeline document with a backend: its files by name. ``out_dir``: where they
+    will be written (the project root when None); DVC runs its commands there.
 
     Raises:
         UsageError: Unknown backend, invalid document or method, or values naming unknown nodes.
@@ -86,6 +98,8 @@ def generate(
             f"values: argo.nodes.{name}: no method node '{name}'{did_you_mean(name, nodes)}",
             "method nodes: " + ", ".join(nodes),
         )
+    if out_dir is not None:
+        gen = replace(gen, root=os.path.relpath(project.root, out_dir.resolve()))
     if chosen.bundles:
         store = project.object_store()
         gen = replace(gen, bundle=archive(project, store, pipeline_path, methods))
@@ -101,7 +115,8 @@ def generate_input(project: Project, pipeline_path: Path) -> tuple[GenerateInput
         if isinstance(node, MethodNode) and node.method not in methods:
             methods[node.method] = load_method(project, node.method)
     defaults = resolve_variables(pipeline, {}, {})
-    expansion = Expansion(pipeline)
+    catalog = catalog_for(project, pipeline)  # what an input node's select picks from
+    expansion = Expansion(pipeline, catalog)
     steps = []
     for concrete in expansion.steps():
         node = pipeline.node(concrete.node)
@@ -132,12 +147,13 @@ def generate_input(project: Project, pipeline_path: Path) -> tuple[GenerateInput
         steps=steps,
         method_dirs={ref: project.relative(m.directory) for ref, m in methods.items()},
         env_locks=locks,
-        images={e: wfc_image_tag(e) for e in envs},
+        images={e: workflow_image(project, e) for e in envs},
         resources={
             n.id: snakemake_resources(methods[n.method].spec)
             for n in pipeline.nodes
             if isinstance(n, MethodNode)
         },
+        catalog=catalog,
     )
     return gen, [methods[ref] for ref in sorted(methods)]
 

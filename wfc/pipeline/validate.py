@@ -2,9 +2,9 @@
 
 Schema problems come from the pydantic model (all of them); then the document is checked against
 the project: methods, slots, links, params of every variant and sample override, variables,
-registered samples and per-sample joins, and the environment of every method (missing: an error;
-not built: a warning). Type mismatches between linked slots, and a ``multiple`` slot fed per
-sample without ``gather``, are warnings.
+registered samples (and what each ``select`` picks) and per-sample joins, and the environment of
+every method (missing: an error; not built: a warning). Type mismatches between linked slots,
+and a ``multiple`` slot fed per sample without ``gather``, are warnings.
 Links and slots are checked by ``wfc.compile.links``, the checker the resolver uses too.
 
 Validating writes nothing: the database is opened read-only (a missing one is not created) and a
@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from pydantic import ValidationError
 
-from wfc.compile.expand import Variant, sample_ref
+from wfc.compile.expand import NoSampleSelected, Variant, sample_ref
 from wfc.compile.links import check_links
 from wfc.compile.variables import resolve_variables
 from wfc.environments.build import environment_dir, list_environments
@@ -86,17 +86,23 @@ def _check_nodes(resolver: Resolver) -> list[Problem]:
     for i, node in enumerate(resolver.pipeline.nodes):
         where = f"nodes[{i}]"
         if isinstance(node, InputNode):
-            for name, version in map(sample_ref_safe, node.samples):
+            field = "samples" if node.select is None else "select"
+            try:
+                refs = resolver.expansion.refs_of(node.id)
+            except NoSampleSelected as exc:
+                problems.append(Problem(f"{where}.select", exc.problem, exc.hint))
+                continue
+            for name, version in map(sample_ref_safe, refs):
                 try:
                     known = not name or resolver.sample(name, version) is not None
                 except UsageError as exc:  # listed in samples.lock.json, but its source is gone
-                    problems.append(Problem(f"{where}.samples", exc.message, exc.hint))
+                    problems.append(Problem(f"{where}.{field}", exc.message, exc.hint))
                     continue
                 if not known:
                     what = f"{name}@{version}" if version else name
                     problems.append(
                         Problem(
-                            f"{where}.samples",
+                            f"{where}.{field}",
                             f"unknown sample '{what}'",
                             f"register it with `wfc sample add {name} PATH`",
                         )
@@ -108,7 +114,10 @@ def _check_nodes(resolver: Resolver) -> list[Problem]:
             problems.append(Problem(f"{where}.method", exc.message, exc.hint))
             continue
         try:
-            samples = resolver.expansion.samples_of(node.id)
+            try:
+                samples = resolver.expansion.samples_of(node.id)
+            except NoSampleSelected:  # reported at the input node; its overrides cannot be checked
+                samples = list(node.overrides)
             for sample in node.overrides:
                 if samples is None or sample not in samples:
                     problems.append(
@@ -172,7 +181,7 @@ def _check_links(resolver: Resolver) -> list[Problem]:
                 specs[node.method] = resolver.method(node.method).spec
             except UsageError:
                 specs[node.method] = None  # reported on the node
-    return check_links(resolver.pipeline, specs)
+    return check_links(resolver.pipeline, specs, expansion=resolver.expansion)
 
 
 def sample_ref_safe(text: str) -> tuple[str, int | None]:

@@ -3,7 +3,8 @@
 Each execution is a container named ``wfc-<run id>`` and labelled with the run, node and pipeline
 run, so that ``run-pipeline`` can find and stop its own containers. Containers run as a non-root
 user, with ``--network none`` unless the method declares network, read-only mounts for everything
-but the run directory, and the method's cpu and memory limits.
+but the run directory, and the method's cpu and memory limits. :func:`run_argv` spells the same
+container for the docker CLI (``wfc env shell`` needs its terminal handling).
 """
 
 from __future__ import annotations
@@ -130,6 +131,32 @@ class DockerRuntime:
         finally:
             with contextlib.suppress(APIError):
                 container.remove(force=True)
+
+
+def run_argv(spec: ExecSpec, *, tty: bool) -> list[str]:
+    """The ``docker run`` command line of the container :meth:`DockerRuntime.run` would create for
+    ``spec`` (same user, mounts, environment, labels, network and limits), attached to this
+    process's stdin (and terminal with ``tty``) and removed when it exits: ``wfc env shell``.
+    Both are spelled from :func:`_create_kwargs`, so they cannot drift apart."""
+    kwargs = _create_kwargs(spec)
+    argv = ["docker", "run", "--rm", "--interactive", *(["--tty"] if tty else [])]
+    argv += ["--name", kwargs.pop("name"), "--user", kwargs.pop("user")]
+    argv += ["--workdir", kwargs.pop("working_dir"), "--network", kwargs.pop("network_mode")]
+    for key, value in kwargs.pop("labels").items():
+        argv += ["--label", f"{key}={value}"]
+    for key, value in kwargs.pop("environment").items():
+        argv += ["--env", f"{key}={value}"]
+    for host, bind in kwargs.pop("volumes").items():
+        argv += ["--volume", f"{host}:{bind['bind']}:{bind['mode']}"]
+    if "nano_cpus" in kwargs:
+        argv += ["--cpus", f"{kwargs.pop('nano_cpus') / 1e9:g}"]
+    if "mem_limit" in kwargs:
+        argv += ["--memory", kwargs.pop("mem_limit"), "--memory-swap", kwargs.pop("memswap_limit")]
+    kwargs.pop("detach")
+    image, command = kwargs.pop("image"), kwargs.pop("command")
+    if kwargs:
+        raise AssertionError(f"run_argv: no docker CLI spelling for {sorted(kwargs)}")
+    return [*argv, image, *command]
 
 
 def _create_kwargs(spec: ExecSpec) -> dict[str, Any]:

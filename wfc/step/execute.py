@@ -64,9 +64,9 @@ def execute(ex: Execution) -> ExecOutput:
     spec = ex.step.method.spec
     out_dir, stdout, stderr = ex.run_dir / "out", ex.run_dir / "stdout.log", ex.run_dir / "stderr.log"
     started = time.monotonic()
-    input_paths = _stage_inputs(ex)
+    input_paths = stage_inputs(ex)
     staged = time.monotonic()
-    uid_gid = _container_user(ex.project)
+    uid_gid = container_user(ex.project)
     attempts = spec.retries + 1
     error: str | None = None
     result = ExecResult(exit_code=-1)
@@ -82,7 +82,7 @@ def execute(ex: Execution) -> ExecOutput:
         if os.geteuid() == 0:
             uid, gid = (int(x) for x in uid_gid.split(":"))
             os.chown(out_dir, uid, gid)
-        result = ex.runtime.run(_exec_spec(ex, out_dir, stdout, stderr, input_paths, uid_gid))
+        result = ex.runtime.run(exec_spec(ex, out_dir, stdout, stderr, input_paths, uid_gid))
         error, outputs, metrics = _judge(ex, result, out_dir, stderr)
         if error is None:
             break
@@ -117,7 +117,8 @@ def _judge(
     return None, collected.outputs, collected.metrics
 
 
-def _stage_inputs(ex: Execution) -> dict[str, list[str]]:
+def stage_inputs(ex: Execution) -> dict[str, list[str]]:
+    """Link or copy each input object under ``run_dir/inputs``; the container paths by slot."""
     paths: dict[str, list[str]] = {slot: [] for slot in ex.step.method.spec.inputs}
     root = ex.run_dir / "inputs"
     root.mkdir(parents=True, exist_ok=True)
@@ -138,9 +139,10 @@ def _stage_inputs(ex: Execution) -> dict[str, list[str]]:
     return paths
 
 
-def _exec_spec(
+def exec_spec(
     ex: Execution, out_dir: Path, stdout: Path, stderr: Path, input_paths: dict[str, list[str]], user: str
 ) -> ExecSpec:
+    """What the runtime runs for a step: image, mounts, ``WFC_*`` variables, limits, labels."""
     step = ex.step
     spec = step.method.spec
     env = {
@@ -189,7 +191,7 @@ def _exec_spec(
     )
 
 
-def _container_user(project: Project) -> str:
+def container_user(project: Project) -> str:
     """The configured uid:gid as root; otherwise the invoking user's own (never root)."""
     if os.geteuid() == 0:
         return project.get("container_user")

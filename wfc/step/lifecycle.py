@@ -27,6 +27,7 @@ from wfc.project import Project
 from wfc.runtime.base import OutputSink, Runtime
 from wfc.runtime.factory import make_runtime
 from wfc.step.claim import claim
+from wfc.step.compare import Comparer
 from wfc.step.execute import Execution, execute
 from wfc.step.outcome import StepOutcome, push_metrics
 from wfc.step.pipeline_run import enter_pipeline_run, leave_pipeline_run
@@ -35,6 +36,7 @@ from wfc.store.archive import archive_outputs
 from wfc.store.local import ObjectCorrupt, ObjectMissing, ObjectStore
 
 Reusable = tuple[RunRecord, list[OutputRecord]]
+NO_EARLIER_RUN = "no earlier run with this key"
 
 
 def run_step(
@@ -93,7 +95,9 @@ def run_step(
     except BaseException:
         lineage.close()
         raise
-    life = Lifecycle(project, lineage, project.object_store(), step, pr_id, runtime, output, warm)
+    life = Lifecycle(
+        project, lineage, project.object_store(), step, pr_id, runtime, output, warm, pipeline=pipeline.name
+    )
     status = Status.FAILED
     try:
         outcome = life.run(force)
@@ -147,7 +151,7 @@ def find_reusable(lineage: Lineage, store: ObjectStore, key: str) -> tuple[Reusa
     or None and the reason it must run."""
     found = lineage.find_completed(key)
     if found is None:
-        return None, "no earlier run with this key"
+        return None, NO_EARLIER_RUN
     for out in found[1]:
         try:
             store.verify(out.content_hash, "dir" if out.kind == "dir" else "file")
@@ -169,6 +173,7 @@ class Lifecycle:
     output: OutputSink | None
     warm: Warm = field(default_factory=lambda: Warm())
     phases: dict[str, float] = field(default_factory=dict)
+    pipeline: str = ""  # the document's name: an executed step's reason compares with its runs first
 
     def run(self, force: bool) -> StepOutcome:
         """Record a hit, or claim the key and execute (re-checking for a hit once claimed)."""
@@ -190,7 +195,9 @@ class Lifecycle:
                     if hit is not None:
                         return self.record_hit(*hit)
                 self.lineage.fail_stale(self.step.key, HOST)
-                return self.execute(runtime, reason or "no earlier run with this key")
+                if reason is None or reason == NO_EARLIER_RUN:
+                    reason = Comparer(self.lineage, self.store).reason(self.pipeline, self.step)
+                return self.execute(runtime, reason)
         finally:
             if self.runtime is None:
                 with self.warm.guard:

@@ -4,11 +4,14 @@ the document when the step is run by hand."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from wfc import __version__
 from wfc.cache.hashing import hash_bytes
 from wfc.errors import UsageError
 from wfc.lineage.ids import PIPELINE_PREFIX, keyed_id, new_id
-from wfc.lineage.records import Lineage, PipelineRunRecord, now
+from wfc.lineage.records import HOST, Lineage, PipelineRunRecord, now
 from wfc.model.pipeline import Pipeline
 from wfc.model.status import Status
 from wfc.project import Project, git_commit
@@ -86,3 +89,30 @@ def settle(lineage: Lineage, pr_id: str) -> None:
         return
     failed = statuses & {Status.FAILED.value, Status.CANCELLED.value}
     lineage.finish_pipeline_run(pr_id, Status.FAILED if failed else Status.COMPLETED)
+
+
+def invocation_key(tool: str, proc: Path = Path("/proc")) -> str | None:
+    """A key naming one invocation of ``tool``: the nearest process above this one whose command
+    is ``tool`` (``dvc``, or ``python -m dvc``), by pid and start time, so the steps that one
+    ``dvc repro`` runs share a pipeline run and a later repro gets a new one. None when there is
+    no such process (or no ``/proc``): the step gets an ad-hoc pipeline run."""
+    pid = os.getppid()
+    for _ in range(32):  # a bounded walk up the process tree
+        try:
+            stat = (proc / str(pid) / "stat").read_text()
+            argv = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, …
+        if _is(tool, [a.decode(errors="replace") for a in argv[:3]]):
+            return f"{tool}:{HOST}:{pid}:{fields[19]}"  # field 22 of stat: the start time
+        pid = int(fields[1])
+        if pid <= 1:
+            return None
+    return None
+
+
+def _is(tool: str, argv: list[str]) -> bool:
+    """Whether a command line runs ``tool``: ``tool …``, ``python …/tool …`` or ``python -m tool``."""
+    names = [a.rsplit("/", 1)[-1] for a in argv]
+    return bool(names) and (names[0] == tool or names[1:2] == [tool] or argv[1:3] == ["-m", tool])

@@ -33,7 +33,7 @@ from wfc.model.method import MethodSpec
 from wfc.model.pipeline import InputNode, Link, MethodNode, Pipeline
 from wfc.project import Project
 from wfc.runtime.base import Runtime
-from wfc.samples import restore_from_lock, sample_from_lock
+from wfc.samples import catalog_for, restore_from_lock, sample_from_lock
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,10 @@ class Resolver:
     read_only: bool = False
 
     def __post_init__(self) -> None:
-        self.expansion = self.warm.expansions.setdefault(id(self.pipeline), Expansion(self.pipeline))
+        if id(self.pipeline) not in self.warm.expansions:  # what a select picks: read once, if any
+            catalog = catalog_for(self.project, self.pipeline)
+            self.warm.expansions[id(self.pipeline)] = Expansion(self.pipeline, catalog)
+        self.expansion = self.warm.expansions[id(self.pipeline)]
         self._methods = self.warm.methods
         self._steps = self.warm.steps
         self._checked: set[str] = set()  # nodes whose links passed the checker
@@ -227,7 +230,7 @@ class Resolver:
         """The sample references a step reads from an input node: its own sample, or all of them
         (sorted by name) for a ``mode: all`` node or a gather. Parsed once per node."""
         if source.id not in self.warm.refs:
-            self.warm.refs[source.id] = dict(sorted(sample_ref(s) for s in source.samples))
+            self.warm.refs[source.id] = dict(sorted(map(sample_ref, self.expansion.refs_of(source.id))))
         refs = self.warm.refs[source.id]
         if source.mode == "each" and not gather:
             return [(sample, refs[sample])] if sample in refs else []
@@ -316,7 +319,7 @@ class Resolver:
             source = self.pipeline.node(link.source.node)
             if isinstance(source, MethodNode):
                 specs[source.method] = self.method(source.method).spec
-        for problem in check_links(self.pipeline, specs, into=node.id):
+        for problem in check_links(self.pipeline, specs, into=node.id, expansion=self.expansion):
             if problem.severity == "error":
                 raise UsageError(problem.message, problem.hint)
         self._checked.add(node.id)
