@@ -4,8 +4,8 @@
 #   1. Debian packages, only those missing: python3 + python3-venv (unless `python3` on PATH is
 #      already >= 3.11 with venv and ensurepip), git, curl, jq, postgresql and prometheus-pushgateway
 #      (for the tests, which start their own servers: under systemd, the services of these two
-#      are stopped and disabled when this script installed them), docker.io and debootstrap (the
-#      Docker engine and the local base image).
+#      are stopped and disabled when this script installed them), chromium (the canvas tests drive
+#      it headless), docker.io and debootstrap (the Docker engine and the local base image).
 #   2. A virtual environment .venv/ at the repository root, reused when it is healthy.
 #   3. wfc, editable, with its test tools, into .venv (`pip install -e '.[test]'`); skipped when
 #      pyproject.toml has not changed since the last install into this .venv.
@@ -56,6 +56,7 @@ command -v curl >/dev/null || missing+=(curl)  # docs/configuration.md uses it
 command -v jq >/dev/null || missing+=(jq)  # the docs use it to read JSON output
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)  # for the PostgreSQL tests
 command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)  # for the metrics tests
+command -v chromium >/dev/null || missing+=(chromium)  # for the canvas tests (headless, driven by playwright)
 if [ "$docker" = 1 ]; then
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)

@@ -38,6 +38,7 @@ LAYERS["pipeline"] = _BELOW_STEP | {"step"}
 LAYERS["ops"] = _BELOW_STEP - {"bundle"} | {"step"}
 LAYERS["envshell"] = _BELOW_STEP | {"step"}  # `wfc env shell`: a step's container, opened by hand
 LAYERS["api"] = set(LAYERS) - {"api"}
+LAYERS["canvas"] = set(LAYERS) - {"canvas"}  # the web server: over the API, beside the CLI
 LAYERS["cli"] = set(LAYERS) - {"cli"}
 ENTRY = {"__init__", "__main__"}  # the package itself: the version, and `python -m wfc`
 

@@ -190,7 +190,7 @@ def test_docker_unreachable_is_exit_3_with_hint(probe_project: Proj) -> None:
     )
     assert proc.returncode == 3
     lines = proc.stderr.strip().splitlines()
-    assert lines[0].startswith("error: Docker is not reachable: ")
+    assert lines[0] == "error: Docker is not reachable: /nonexistent/docker.sock: No such file or directory"
     assert (
         lines[1] == "hint: start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
     )

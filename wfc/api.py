@@ -118,14 +118,18 @@ def open_project(path: str | os.PathLike[str] | None = None, **settings: str | N
 
 
 def validate(
-    project: Project, document: Document, *, environ: Mapping[str, str] | None = None
+    project: Project,
+    document: Document,
+    *,
+    environ: Mapping[str, str] | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> list[Problem]:
     """Every problem of a pipeline document with its JSON path and a fix (empty when valid); type
-    mismatches between linked slots are warnings."""
+    mismatches between linked slots are warnings. ``variables`` are given values (``--var``)."""
     from wfc.pipeline.validate import validate as _validate
 
     with _reading(document) as path:
-        return _validate(project, path, dict(os.environ if environ is None else environ))
+        return _validate(project, path, dict(os.environ if environ is None else environ), variables)
 
 
 def plan(project: Project, document: Document, variables: Mapping[str, str] | None = None) -> Plan:

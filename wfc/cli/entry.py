@@ -12,7 +12,7 @@ def main() -> None:
         from wfc.cli.run_step import main as run_step_main
 
         run_step_main(argv[1:])
-    from wfc.cli import history, operate, samples, setup  # noqa: F401  (they register their commands on app)
+    from wfc.cli import canvas, history, operate, samples, setup  # noqa: F401  (they register commands on app)
     from wfc.cli.app import app
 
     app()

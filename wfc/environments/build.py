@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 import tomllib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,9 +116,11 @@ def build_environment(
     echo: bool = True,
     client: Any | None = None,
     with_wfc: bool = False,
+    on_line: Callable[[str], None] | None = None,
 ) -> EnvLock:
     """Build an environment's image and write its lock; with ``with_wfc``, also the image with
     wfc inside (``wfc.environments.with_wfc``), recorded in the lock as ``wfc_tag``/``wfc_image_id``.
+    ``on_line`` receives each line of Docker's build output (``wfc canvas`` streams them).
 
     Raises:
         UsageError: Unknown environment or unreadable CA bundle.
@@ -143,7 +146,9 @@ def build_environment(
         if ca_path is not None:
             shutil.copyfile(ca_path, context / CA_NAME)
             (context / "Dockerfile").write_text(_with_ca(dockerfile), encoding="utf-8")
-        image_id = _docker_build(client, context, tag, buildargs, labels, echo=echo, base=base, name=name)
+        image_id = _docker_build(
+            client, context, tag, buildargs, labels, echo=echo, base=base, name=name, on_line=on_line
+        )
     wfc_layer: dict[str, str] = {}
     if with_wfc:
         from wfc.environments.with_wfc import prepare_context
@@ -155,7 +160,9 @@ def build_environment(
                 shutil.copyfile(ca_path, context / CA_NAME)
                 (context / "Dockerfile").write_text(_with_ca((context / "Dockerfile").read_text()))
             wfc_tag = wfc_image_tag(project, name)
-            wfc_id = _docker_build(client, context, wfc_tag, {}, labels, echo=echo, base=image_id, name=name)
+            wfc_id = _docker_build(
+                client, context, wfc_tag, {}, labels, echo=echo, base=image_id, name=name, on_line=on_line
+            )
         wfc_layer = {"wfc_tag": wfc_tag, "wfc_image_id": wfc_id}
     lock = EnvLock(
         name=name,
@@ -192,6 +199,7 @@ def _docker_build(
     echo: bool,
     base: str,
     name: str,
+    on_line: Callable[[str], None] | None = None,
 ) -> str:
     from docker.errors import APIError
 
@@ -204,6 +212,8 @@ def _docker_build(
             text = str(event.get("stream") or event.get("status") or "")
             if text and echo:
                 sys.stderr.write(text if text.endswith("\n") else text + "\n")
+            if text.strip() and on_line is not None:
+                on_line(text.rstrip("\n"))
             tail = [*tail, text.strip()][-15:] if text.strip() else tail
             if "error" in event:
                 error = str(event["error"]).strip()

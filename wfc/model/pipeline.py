@@ -175,8 +175,22 @@ class Link(Frozen):
         return Endpoint.parse(self.to)
 
 
+class Position(Frozen):
+    """Where a node is drawn on the canvas."""
+
+    x: float
+    y: float
+
+
+class Layout(Frozen):
+    """Where the canvas draws each node (``wfc canvas``): presentation only, so no key, compile
+    backend or link check reads it; a position of a node that does not exist is a warning."""
+
+    nodes: dict[str, Position] = {}
+
+
 class Pipeline(Frozen):
-    """A whole pipeline document."""
+    """A whole pipeline document; ``layout`` (node positions) is ignored by keys and compile."""
 
     version: Literal[1] = 1
     name: str = Field(min_length=1)
@@ -184,6 +198,7 @@ class Pipeline(Frozen):
     nodes: list[Node] = Field(min_length=1)
     links: list[Link] = []
     variables: dict[str, Variable] = {}
+    layout: Layout | None = None  # last: a saved document ends with it
 
     @model_validator(mode="after")
     def _check_references(self) -> Pipeline:

@@ -134,6 +134,7 @@ def _step_doc(run: RunRecord) -> dict[str, Any]:
         **run_summary(run),
         "started_at": run.started_at.isoformat(),
         "seconds": _seconds(run.started_at, run.ended_at),
+        "reason": run.reason,
         "error": run.error,
     }
 

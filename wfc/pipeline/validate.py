@@ -67,7 +67,7 @@ def validate(
         pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:
         return schema_problems(exc)
-    problems: list[Problem] = []
+    problems: list[Problem] = _check_layout(pipeline)
     with closing(open_lineage(project.database_url, read_only=True)) as lineage:
         try:
             values = resolve_variables(pipeline, environ, dict(variables or {}))
@@ -182,6 +182,23 @@ def _check_links(resolver: Resolver) -> list[Problem]:
             except UsageError:
                 specs[node.method] = None  # reported on the node
     return check_links(resolver.pipeline, specs, expansion=resolver.expansion)
+
+
+def _check_layout(pipeline: Pipeline) -> list[Problem]:
+    """A canvas position of a node that does not exist is a warning (it only places a drawing)."""
+    if pipeline.layout is None:
+        return []
+    ids = [n.id for n in pipeline.nodes]
+    return [
+        Problem(
+            f"layout.nodes.{node}",
+            f"layout places unknown node '{node}'{did_you_mean(node, ids)}",
+            "remove it from layout.nodes (the canvas rewrites the layout when it saves)",
+            "warning",
+        )
+        for node in pipeline.layout.nodes
+        if node not in ids
+    ]
 
 
 def sample_ref_safe(text: str) -> tuple[str, int | None]:

@@ -35,12 +35,32 @@ def docker_client() -> Any:
     from docker.errors import DockerException
     from requests.exceptions import RequestException
 
+    _probe_socket(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+    client = None
     try:
         client = docker.from_env(timeout=300, version=os.environ.get("DOCKER_API_VERSION", API_VERSION))
         client.ping()
     except (DockerException, RequestException) as exc:
+        if client is not None:
+            client.close()  # no socket left open behind the error
         raise InfraError(f"Docker is not reachable: {_first_line(exc)}", DOCKER_HINT) from None
     return client
+
+
+def _probe_socket(host: str) -> None:
+    """Refuse an engine socket nobody listens on before the SDK opens one (the SDK leaks the
+    socket of a failed connect)."""
+    import socket
+
+    if not host.startswith("unix://"):
+        return
+    path = host.removeprefix("unix://")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(10)
+        try:
+            probe.connect(path)
+        except OSError as exc:
+            raise InfraError(f"Docker is not reachable: {path}: {exc.strerror or exc}", DOCKER_HINT) from None
 
 
 def require_image(client: Any, env: str, image_id: str) -> None:
