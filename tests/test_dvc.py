@@ -83,7 +83,7 @@ def test_dvc_files_written_outside_the_project_root_run_from_there(project: Proj
     add_examples(project)
     project.wfc("compile", DOC, "--backend", "dvc", "-o", "dvc", check=True)
     stages = (project.root / "dvc" / "dvc.yaml").read_text()
-    assert "wfc run-step ../examples/pipelines/quickstart.json --node report --project .." in stages
+    assert "wfc run-step ../examples/pipelines/quickstart.json --node=report --project .." in stages
     assert "- ../environments/shell/env.lock.json" in stages
     dvc(project, "init", "--no-scm", "-q")
     first = dvc(project, "repro", cwd=project.root / "dvc")

@@ -270,5 +270,7 @@ def test_run_argv_spells_the_container_the_sdk_creates(tmp_path: Path) -> None:
         "--workdir", "/wfc/method", "--network", "none", "--label", "wfc.project=/p",
         "--env", 'WFC_PARAMS={"a": 1}', "--volume", f"{tmp_path}/m:/wfc/method:ro",
         "--volume", f"{tmp_path}/o:/wfc/run:rw", "--cpus", "1.5", "--memory", "256m", "--memory-swap", "256m",
+        "--cap-drop=ALL", "--security-opt=no-new-privileges", "--pids-limit=512", "--read-only",
+        "--tmpfs=/tmp:rw,nosuid,nodev,size=1g,mode=1777",
         "sha256:" + "ab" * 32, "python3", "main.py",
     ]  # fmt: skip

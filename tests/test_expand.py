@@ -168,7 +168,10 @@ def test_find_errors() -> None:
 @pytest.mark.parametrize(
     ("node", "message"),
     [
-        ({"variants": {"a,b": {}}}, "variant name 'a,b' must be non-empty and free of , | = : [ ]"),
+        (
+            {"variants": {"a,b": {}}},
+            "variant name 'a,b' must be non-empty, free of , | = : [ ] and not start with '-'",
+        ),
         ({"sweep": {"k": []}}, "sweep.k must list at least one value"),
     ],
 )

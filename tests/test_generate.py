@@ -39,6 +39,8 @@ def gen_project(project: Proj) -> Proj:
         )
     shutil.copytree(FIXTURES / "pipelines", project.root / "pipelines", dirs_exist_ok=True)
     shutil.copytree(FIXTURES / "values", project.root / "values")
+    for name in ("east", "north", "south"):  # compile refuses what validate refuses: unknown samples
+        project.wfc("sample", "add", name, f"examples/data/{name}.csv", check=True)
     return project
 
 
@@ -87,7 +89,7 @@ def test_argo_dag_wires_every_step_with_depends(gen_project: Proj) -> None:
     assert container["command"] == ["wfc", "run-step"]
     args = container["args"]
     assert args[:-1] == [
-        "pipelines/diamond.json", "--node", "clean", "--sample", "{{inputs.parameters.sample}}",
+        "pipelines/diamond.json", "--node=clean", "--sample={{inputs.parameters.sample}}",
         "--runtime", "process", "--pipeline-run-key", "{{workflow.uid}}", "--bundle",
     ]  # fmt: skip
     bundle = args[-1]  # the document and the methods, archived in the store at compile time

@@ -131,7 +131,7 @@ def test_help_states_the_rule(project: Proj) -> None:
             ["data/a.csv", "data/.hidden.csv"],
             [
                 "error: bad sample name '.hidden' (from data/.hidden.csv): no '/', '@' or control "
-                "characters, and no leading '-', '.' or space",
+                "characters, no leading '-', '.' or space, at most 100 bytes",
                 "hint: rename the file, or give it a name: wfc sample add NAME data/.hidden.csv",
             ],
         ),
@@ -146,7 +146,7 @@ def test_help_states_the_rule(project: Proj) -> None:
             ["bad/name", "x.csv"],  # legacy form, as before
             [
                 "error: bad sample name 'bad/name': no '/', '@' or control characters, "
-                "and no leading '-', '.' or space",
+                "no leading '-', '.' or space, at most 100 bytes",
                 "hint: for example: wfc sample add patient_01 data/p01.csv",
             ],
         ),
@@ -258,7 +258,7 @@ BAD_SHEETS = {
         "name,path\na,a.csv\nb@2,b.csv\n",
         [
             "error: s.csv:3: bad sample name 'b@2': no '/', '@' or control characters, "
-            "and no leading '-', '.' or space",
+            "no leading '-', '.' or space, at most 100 bytes",
             "hint: fix the name on that line",
         ],
     ),
@@ -406,7 +406,7 @@ def test_select_plans_and_compiles_read_only_on_a_fresh_checkout(fake_env: Proj)
     snakefile = fake_env.root / "Snakefile"
     fake_env.wfc("compile", "pipeline.json", "--backend", "snakemake", "-o", str(snakefile), check=True)
     text = snakefile.read_text()
-    assert '"--sample", "a"' in text and '"--sample", "c"' in text and '"--sample", "b"' not in text
+    assert '"--sample=a"' in text and '"--sample=c"' in text and '"--sample=b"' not in text
     fake_env.write_pipeline(_selecting({"batch": "2"}, mode="all"))  # one sample into a single slot
     assert [s["name"] for s in wfc_json(fake_env, "plan", "pipeline.json")["steps"]] == ["probe"]
     fake_env.write_pipeline(_selecting({"batch": "1"}, mode="all"))  # two

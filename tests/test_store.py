@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +100,29 @@ def test_corrupt_file_inside_a_tree_is_detected(tmp_path: Path) -> None:
 def test_digest_must_name_its_algorithm(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a blake3 digest"):
         ObjectStore(tmp_path).path("sha256:" + "0" * 64)
+
+
+def test_the_next_writer_sweeps_temporary_files_of_dead_writers_only(tmp_path: Path) -> None:
+    tmp = tmp_path / "store" / "tmp"
+    tmp.mkdir(parents=True)
+    dead, live, young = tmp / "obj-dead", tmp / "obj-live", tmp / "obj-young"
+    for path in (dead, live, young):
+        path.write_bytes(b"partial")
+    old = time.time() - 600
+    for path in (dead, live):
+        os.utime(path, (old, old))
+    holding = (  # a live writer: holds its file locked as the store's writers do
+        f"import fcntl,sys; f=open({str(live)!r}); fcntl.flock(f, fcntl.LOCK_EX); print(1, flush=True); "
+        "sys.stdin.read()"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", holding], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    ) as holder:
+        assert holder.stdout is not None and holder.stdout.readline() == b"1\n"
+        store = ObjectStore(tmp_path / "store")
+        assert store.sweep_tmp(dry_run=True) == 1 and dead.exists()
+        store.put_bytes(b"next")  # the next writer sweeps once
+        assert sorted(p.name for p in tmp.iterdir()) == ["obj-live", "obj-young"]
+        holder.kill()
+    assert ObjectStore(tmp_path / "store").sweep_tmp() == 1  # its writer died: now it goes too
+    assert sorted(p.name for p in tmp.iterdir()) == ["obj-young"]  # too young to judge

@@ -163,7 +163,8 @@ def test_pipeline_document_errors(fake_env: Proj) -> None:
     doc["nodes"][1]["id"] = "bad id"
     fake_env.write_pipeline(doc)
     assert _step(fake_env, "--sample", "s1")[1] == (
-        "error: pipeline.json: nodes[1].id: node id 'bad id' may use only letters, digits, '_' and '-'"
+        "error: pipeline.json: nodes[1].id: node id 'bad id' may use only letters, digits, '_' and '-', "
+        "and may not start with '-'"
     )
     proc = fake_env.wfc("run-step", "missing.json", "--node", "x")
     assert _err(proc.stderr) == ("error: pipeline file not found: missing.json", "hint: check the path")
@@ -234,7 +235,7 @@ def test_bad_sample_name_and_path(project: Proj) -> None:
     proc = project.wfc("sample", "add", "bad/name", "x.csv")
     assert _err(proc.stderr) == (
         "error: bad sample name 'bad/name': no '/', '@' or control characters, "
-        "and no leading '-', '.' or space",
+        "no leading '-', '.' or space, at most 100 bytes",
         "hint: for example: wfc sample add patient_01 data/p01.csv",
     )
     proc = project.wfc("sample", "add", "ok", "nope.csv")

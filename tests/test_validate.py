@@ -81,7 +81,10 @@ def test_schema_errors_are_all_listed_and_json_output(project: Proj) -> None:
     assert [(p["path"], p["message"]) for p in doc["problems"]] == [
         ("version", "Input should be 1"),
         ("name", "required field is missing"),
-        ("nodes[0].id", "node id 'a b' may use only letters, digits, '_' and '-'"),
+        (
+            "nodes[0].id",
+            "node id 'a b' may use only letters, digits, '_' and '-', and may not start with '-'",
+        ),
         ("nodes[0].samples", "List should have at least 1 item after validation, not 0"),
     ]
 

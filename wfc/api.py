@@ -390,10 +390,13 @@ def compile(
     """
     from wfc.compile.values import load_values
     from wfc.pipeline.generate import generate
+    from wfc.pipeline.validate import check_document
 
     merged = load_values([Path(v) for v in values])
     where = Path(out_dir) if out_dir is not None else None
-    return generate(project, _runnable(project, document), backend, merged, out_dir=where)
+    path = _runnable(project, document)
+    check_document(project, path, os.environ)  # what validate refuses never compiles
+    return generate(project, path, backend, merged, out_dir=where)
 
 
 def cache_verify(project: Project, *, progress: Callable[[int, int], None] | None = None) -> StoreCheck:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from wfc.cache.hashing import canonical_json, code_tree, code_tree_doc, hash_bytes
 from wfc.errors import UsageError, did_you_mean
 from wfc.model.base import first_error
+from wfc.model.bounds import parse_yaml
 from wfc.model.method import MethodSpec
 from wfc.project import Project
 
@@ -70,7 +71,7 @@ def parse_method_file(path: Path, shown: str) -> MethodSpec:
         UsageError: Invalid YAML or an invalid contract.
     """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"), shown)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

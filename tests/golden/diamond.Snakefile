@@ -28,18 +28,18 @@ def marker(node, step):
 # node -> step id -> its run-step arguments and the steps it waits for
 STEPS = {
     "by_product": {
-        "dd3791cd39fa2227": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node", "by_product"]},
+        "dd3791cd39fa2227": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node=by_product"]},
     },
     "by_region": {
-        "a915b671eae63b7e": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node", "by_region"]},
+        "a915b671eae63b7e": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node=by_region"]},
     },
     "clean": {
-        "619076f8b001e3d8": {"after": [], "argv": ["--node", "clean", "--sample", "south"]},
-        "7fe3778acdf587a0": {"after": [], "argv": ["--node", "clean", "--sample", "east"]},
-        "a8d94de7ebaa23ed": {"after": [], "argv": ["--node", "clean", "--sample", "north"]},
+        "619076f8b001e3d8": {"after": [], "argv": ["--node=clean", "--sample=south"]},
+        "7fe3778acdf587a0": {"after": [], "argv": ["--node=clean", "--sample=east"]},
+        "a8d94de7ebaa23ed": {"after": [], "argv": ["--node=clean", "--sample=north"]},
     },
     "join": {
-        "55c34ce9fd5a321a": {"after": [["by_product", "dd3791cd39fa2227"], ["by_region", "a915b671eae63b7e"]], "argv": ["--node", "join"]},
+        "55c34ce9fd5a321a": {"after": [["by_product", "dd3791cd39fa2227"], ["by_region", "a915b671eae63b7e"]], "argv": ["--node=join"]},
     },
 }
 

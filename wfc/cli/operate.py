@@ -44,12 +44,17 @@ def cache_verify(project: ProjectOpt = None, json_out: JsonOpt = False, verbose:
     else:
         for p in report.problems:
             users = ", ".join(p.used_by) or "nothing recorded"
-            say(f"{p.problem}: {p.hash} (used by {users})")
-        verdict = plural(len(report.problems), "problem") if report.problems else "all good"
+            later = f"; superseded by {', '.join(p.superseded_by)}, intact" if p.superseded_by else ""
+            say(f"{p.problem}: {p.hash} (used by {users}{later})")
+        failed = [p for p in report.problems if p.problem != "stale"]
+        stale = len(report.problems) - len(failed)
+        verdict = plural(len(failed), "problem") if failed else "all good"
+        if stale:
+            verdict += f" ({stale} stale: history of superseded runs only, nothing the cache serves)"
         say(f"verified {plural(report.objects, 'object')} ({plural(report.bytes, 'byte')}): {verdict}")
-        if report.problems:
+        if failed:
             say("hint: re-run the steps that made them (`wfc run-pipeline` re-executes what is missing)")
-    return 1 if report.problems else 0
+    return 1 if report.failed else 0
 
 
 @cache_app.command("gc")

@@ -178,11 +178,11 @@ def _template(
     per = argo.nodes.get(node)
     env_name = steps[0].env
     image = argo.images.get(env_name) or gen.images.get(env_name, f"wfc-env-{env_name}-wfc:latest")
-    args = [gen.document, "--node", node]
+    args = [gen.document, f"--node={node}"]  # --opt=VALUE: a value is never read as an option
     inputs = []
     for flag, present in (("sample", steps[0].sample is not None), ("variant", steps[0].variant is not None)):
         if present:
-            args += [f"--{flag}", f"{{{{inputs.parameters.{flag}}}}}"]
+            args.append(f"--{flag}={{{{inputs.parameters.{flag}}}}}")
             inputs.append({"name": flag})
     args += ["--runtime", "process", "--pipeline-run-key", "{{workflow.uid}}"]  # one pipeline run
     if gen.bundle:  # the document and methods as compiled, from the store

@@ -20,6 +20,7 @@ import shlex
 import yaml
 
 from wfc.compile.backend import GenerateInput, StepPlan, dns_name
+from wfc.errors import UsageError
 from wfc.model.pipeline import InputNode
 from wfc.model.values import Values
 
@@ -58,8 +59,10 @@ def render_dvc(gen: GenerateInput, values: Values) -> dict[str, str]:
         if _reads_samples(gen, step):
             deps.append(at(SAMPLES_LOCK))
         deps += sorted(f"{dvc.outputs_dir}/{names[a]}.json" for a in set(step.after))
+        for path in [*deps, manifest]:
+            _refuse_interpolation(path)
         stage: dict[str, object] = {
-            "cmd": shlex.join(argv),
+            "cmd": _shell_without_interpolation(shlex.join(argv)),
             "deps": sorted(set(deps)),
             "outs": [{manifest: {"cache": False}}],
         }
@@ -76,6 +79,21 @@ def render_dvc(gen: GenerateInput, values: Values) -> dict[str, str]:
         + yaml.safe_dump({"stages": stages}, sort_keys=True, allow_unicode=True, width=1000),
         dvc.params_file: header + yaml.safe_dump(params, sort_keys=True, allow_unicode=True, width=1000),
     }
+
+
+def _shell_without_interpolation(cmd: str) -> str:
+    """DVC substitutes ``${…}`` in ``dvc.yaml`` (and leaves a ``\\${`` escape in place when nothing
+    else in the string is substituted). In a ``shlex.join`` command every ``$`` sits inside single
+    quotes, where ``$''{`` is the same shell word as ``${`` but no longer DVC's syntax."""
+    return cmd.replace("${", "$''{")
+
+
+def _refuse_interpolation(path: str) -> None:
+    if "${" in path:
+        raise UsageError(
+            f"the DVC backend cannot use the path '{path}': DVC would substitute its '${{'",
+            "rename the directory so that its path holds no '${'",
+        )
 
 
 def _reads_samples(gen: GenerateInput, step: StepPlan) -> bool:

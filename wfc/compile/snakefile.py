@@ -66,13 +66,23 @@ def concrete_args(step: ConcreteStep) -> dict[str, str | None]:
 
 
 def run_step_argv(step: ConcreteStep) -> list[str]:
-    """The arguments after ``wfc run-step PIPELINE`` that name a concrete step."""
-    argv = ["--node", step.node]
+    """The arguments after ``wfc run-step PIPELINE`` that name a concrete step, as ``--opt=VALUE``
+    (a value can never be read as an option)."""
+    argv = [f"--node={step.node}"]
     if step.sample is not None:
-        argv += ["--sample", step.sample]
+        argv.append(f"--sample={step.sample}")
     if step.variant.label is not None:
-        argv += ["--variant", step.variant.label]
+        argv.append(f"--variant={step.variant.label}")
     return argv
+
+
+def path_segment(name: str) -> str:
+    """A name as one safe file-name component: itself when plain (letters, digits, ``_.-``, not
+    starting with ``.``), else a slug of it with a hash (``../x`` -> ``x-1a2b3c4d``)."""
+    if re.fullmatch(r"\w[\w.-]*", name) and len(name.encode()) <= 100:
+        return name
+    slug = re.sub(r"[^\w.-]", "_", name).strip("._")[:60] or "pipeline"
+    return f"{slug}-{hashlib.blake2b(name.encode(), digest_size=4).hexdigest()}"
 
 
 def compile_snakefile(
@@ -108,7 +118,7 @@ def compile_snakefile(
             version=version,
             name=_lit(pipeline.name),
             document_literal=_lit(document),
-            markers_literal=_lit(markers or f".wfc/markers/{pipeline.name}"),
+            markers_literal=_lit(markers or f".wfc/markers/{path_segment(pipeline.name)}"),
         ),
         "\n\n# node -> step id -> its run-step arguments and the steps it waits for\nSTEPS = {\n",
     ]

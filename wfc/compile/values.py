@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from wfc.errors import UsageError
+from wfc.model.bounds import parse_yaml
 from wfc.model.values import Values
 
 Provenance = dict[tuple[str, ...], str]
@@ -55,7 +56,7 @@ def _read(path: Path, name: str) -> dict[str, Any]:
     except OSError as exc:
         raise UsageError(f"{name}: cannot read values file: {exc.strerror}", "check the -f path") from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text, name)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -310,7 +310,31 @@ def users_of(db: Database, digests: set[str]) -> dict[str, list[str]]:
             s, select(Sample.content_hash, Sample.name, Sample.version), Sample.content_hash, digests
         ):
             found.setdefault(digest, []).append(f"sample {name}@{version}")
-    return {d: sorted(v) for d, v in found.items()}
+        for column in (Run.stdout_object, Run.stderr_object):  # logs
+            for digest, run_id in _pairs(s, select(column, Run.id), column, digests):
+                found.setdefault(digest, []).append(run_id)
+    return {d: sorted(set(v)) for d, v in found.items()}
+
+
+def superseded(db: Database, run_ids: set[str], present: set[str]) -> dict[str, str]:
+    """For each of these runs, the newest later ``completed`` run of the same key whose outputs are
+    all ``present``, when there is one: the cache serves that run, so the older record is history."""
+    found: dict[str, str] = {}
+    with db.session() as s:
+        for run_id, key, started in _pairs(s, select(Run.id, Run.key, Run.started_at), Run.id, run_ids):
+            if key is None:
+                continue
+            later = s.execute(
+                select(Run.id)
+                .where(Run.key == key, Run.status == "completed", Run.started_at > started)
+                .order_by(Run.started_at.desc())
+            ).scalars()
+            for candidate in later:
+                outputs = s.execute(select(RunOutput.content_hash).where(RunOutput.run_id == candidate))
+                if set(outputs.scalars()) <= present:
+                    found[run_id] = candidate
+                    break
+    return found
 
 
 _CHUNK = 500  # bound on the size of an IN (...) list

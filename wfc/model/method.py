@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from wfc.errors import UsageError, did_you_mean
 from wfc.model.base import Frozen
@@ -72,6 +73,13 @@ class Resources(Frozen):
     memory: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?[bkmgBKMG]?$")
     gpus: int = Field(default=0, ge=0)
     timeout: float | None = Field(default=None, gt=0)
+    pids: int = Field(default=512, ge=16)  # processes and threads of a container: a fork bomb stops there
+    tmp: str = Field(default="1g", pattern=r"^\d+(\.\d+)?[bkmgBKMG]?$")  # the size of its /tmp (RAM)
+
+
+# WFC_PARAMS is one environment variable: Linux caps one at 128 KiB (MAX_ARG_STRLEN), with room
+# left here for the other variables.
+MAX_PARAMS_BYTES = 64 << 10
 
 
 class MethodSpec(Frozen):
@@ -86,8 +94,19 @@ class MethodSpec(Frozen):
     params: dict[str, ParamSpec] = {}
     resources: Resources = Resources()
     network: bool = False
+    # Host variables the method may read (proxies, thread counts, tokens): passed in every runtime
+    # when set; their values are not part of the key, so they must not change what it computes.
+    pass_env: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = []
     retries: int = Field(default=0, ge=0)
     cache: bool = True
+
+    @field_validator("pass_env")
+    @classmethod
+    def _not_ours(cls, names: list[str]) -> list[str]:
+        ours = [n for n in names if n.startswith("WFC_")]
+        if ours:
+            raise ValueError(f"pass_env may not name wfc's own variables: {', '.join(ours)}")
+        return names
 
     @model_validator(mode="after")
     def _check(self) -> MethodSpec:
@@ -150,6 +169,14 @@ class MethodSpec(Frozen):
             if spec.default is None and spec.required:
                 raise UsageError(f"{where}.{name}: required param is missing", f"set params.{name}")
             resolved[name] = check_param(name, spec, spec.default) if spec.default is not None else None
+        size = len(json.dumps(resolved, sort_keys=True).encode())
+        if size > MAX_PARAMS_BYTES:
+            largest = max(resolved, key=lambda n: len(json.dumps(resolved[n]).encode()))
+            raise UsageError(
+                f"{where}: the params are {size:,} bytes as JSON (largest: {largest}); the limit is "
+                f"{MAX_PARAMS_BYTES >> 10} KiB, as they reach the method in an environment variable",
+                f"pass large data as an input (a sample or an upstream output), not as params.{largest}",
+            )
         return dict(sorted(resolved.items()))
 
 

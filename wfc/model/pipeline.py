@@ -22,18 +22,38 @@ from pydantic import (
 
 from wfc.errors import UsageError, did_you_mean
 from wfc.model.base import Frozen, problems_of
+from wfc.model.bounds import parse_json
 from wfc.model.problem import DocumentInvalid, Problem
 
-_NODE_ID = re.compile(r"^[\w-]+$")  # letters of any script, digits, "_" and "-"
+_NODE_ID = re.compile(r"^\w[\w-]*$")  # letters of any script, digits, "_" and "-"; no leading "-"
+MAX_NAME_BYTES = 100  # node ids, pipeline and sample names: they become parts of file names
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _short(kind: str, value: str) -> None:
+    size = len(value.encode())
+    if size > MAX_NAME_BYTES:
+        raise ValueError(f"{kind} is {size} bytes long; the limit is {MAX_NAME_BYTES} bytes (UTF-8)")
 
 
 def _node_id(value: str) -> str:
     if not _NODE_ID.match(value):
-        raise ValueError(f"node id {value!r} may use only letters, digits, '_' and '-'")
+        raise ValueError(
+            f"node id {value!r} may use only letters, digits, '_' and '-', and may not start with '-'"
+        )
+    _short("node id", value)
+    return value
+
+
+def _pipeline_name(value: str) -> str:
+    if not value.strip() or _CONTROL.search(value):
+        raise ValueError("a pipeline name must be non-blank and free of control characters")
+    _short("pipeline name", value)
     return value
 
 
 NodeId = Annotated[str, AfterValidator(_node_id)]
+PipelineName = Annotated[str, AfterValidator(_pipeline_name)]
 
 
 def _select_value(value: Any) -> Any:
@@ -97,8 +117,11 @@ class MethodNode(Frozen):
     @model_validator(mode="after")
     def _check_axes(self) -> MethodNode:
         for name in self.variants:
-            if not name or any(c in name for c in ",|=:[]"):
-                raise ValueError(f"variant name {name!r} must be non-empty and free of , | = : [ ]")
+            if not name or name.startswith("-") or any(c in name for c in ",|=:[]"):
+                raise ValueError(
+                    f"variant name {name!r} must be non-empty, free of , | = : [ ] and not start with '-'"
+                )
+            _short("variant name", name)
         for param, values in self.sweep.items():
             if not values:
                 raise ValueError(f"sweep.{param} must list at least one value")
@@ -193,7 +216,7 @@ class Pipeline(Frozen):
     """A whole pipeline document; ``layout`` (node positions) is ignored by keys and compile."""
 
     version: Literal[1] = 1
-    name: str = Field(min_length=1)
+    name: PipelineName
     description: str = ""
     nodes: list[Node] = Field(min_length=1)
     links: list[Link] = []
@@ -298,7 +321,7 @@ def load_pipeline(path: Path) -> tuple[Pipeline, bytes]:
     except FileNotFoundError:
         raise UsageError(f"pipeline file not found: {path}", "check the path") from None
     try:
-        data = json.loads(raw)
+        data = parse_json(raw, str(path))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: invalid JSON: {exc}", "fix the JSON syntax") from None
     try:

@@ -18,22 +18,24 @@ from typing import Any, ClassVar
 
 from wfc.cache.hashing import hash_file
 from wfc.lineage.db import database
-from wfc.lineage.query import counts, prune, referenced, users_of
+from wfc.lineage.query import counts, prune, referenced, superseded, users_of
 from wfc.model.status import Status
 from wfc.project import Project
 from wfc.store.local import ObjectCorrupt, ObjectStore
 
 GRACE_S = 300  # objects younger than this are never collected (clock skew, steps starting now)
-TMP_MAX_AGE_S = 24 * 3600  # temp files of crashed writers older than this are removed
 
 
 @dataclass(frozen=True)
 class StoreProblem:
-    """A ``corrupt`` (now quarantined) or ``missing`` object, and the runs that use it."""
+    """A ``corrupt`` (now quarantined) or ``missing`` object, and the runs that use it; ``stale``
+    when it is missing but every run using it was superseded by a later run of the same key whose
+    outputs are intact (``superseded_by``): history lost, nothing the cache serves."""
 
     hash: str
-    problem: str  # "corrupt" or "missing"
+    problem: str  # "corrupt", "missing" or "stale"
     used_by: tuple[str, ...]
+    superseded_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class StoreCheck:
     objects: int
     bytes: int
     problems: tuple[StoreProblem, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        """Whether anything the cache or a sample needs is corrupt or missing (stale history is not)."""
+        return any(p.problem != "stale" for p in self.problems)
 
 
 def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _t: None) -> StoreCheck:
@@ -67,8 +74,14 @@ def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _
         wanted = refs["file"] | refs["dir"] | refs["log"] | _tree_files(store, refs["dir"])
         missing = sorted(wanted - set(digests))  # corrupt ones are reported as corrupt
         users = users_of(db, set(missing) | set(corrupt))
+        runs = {u for d in missing for u in users.get(d, []) if not u.startswith("sample ")}
+        newer = superseded(db, runs, set(digests) - set(corrupt))
     problems = [StoreProblem(d, "corrupt", tuple(users.get(d, []))) for d in corrupt]
-    problems += [StoreProblem(d, "missing", tuple(users.get(d, []))) for d in missing]
+    for d in missing:
+        used = tuple(users.get(d, []))
+        stale = bool(used) and all(u in newer for u in used)
+        by = tuple(sorted({newer[u] for u in used})) if stale else ()
+        problems.append(StoreProblem(d, "stale" if stale else "missing", used, by))
     return StoreCheck(len(digests), total, tuple(problems))
 
 
@@ -140,18 +153,7 @@ def _sweep(store: ObjectStore, reachable: set[str], cutoff: float, dry_run: bool
         freed += st.st_size
         if not dry_run:
             path.unlink(missing_ok=True)
-    return GcReport(dry_run, tuple(removed), freed, kept, young, _clean_tmp(store, dry_run))
-
-
-def _clean_tmp(store: ObjectStore, dry_run: bool) -> int:
-    tmp = store.root / "tmp"
-    if not tmp.is_dir():
-        return 0
-    old = [p for p in tmp.iterdir() if p.is_file() and p.stat().st_mtime < time.time() - TMP_MAX_AGE_S]
-    if not dry_run:
-        for p in old:
-            p.unlink(missing_ok=True)
-    return len(old)
+    return GcReport(dry_run, tuple(removed), freed, kept, young, store.sweep_tmp(dry_run=dry_run))
 
 
 def stats(project: Project) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from wfc.compile.argo import render_argo
 from wfc.compile.backend import GenerateInput, Render, StepPlan
 from wfc.compile.dvc import render_dvc
 from wfc.compile.expand import Expansion
-from wfc.compile.snakefile import compile_snakefile, run_step_argv, step_id
+from wfc.compile.snakefile import compile_snakefile, path_segment, run_step_argv, step_id
 from wfc.compile.variables import VAR_KEY, resolve_variables
 from wfc.environments.build import LOCK_FILE, workflow_image
 from wfc.errors import UsageError, did_you_mean
@@ -43,7 +43,7 @@ class Backend:
 
 
 def _snakefile(gen: GenerateInput, values: Values) -> dict[str, str]:
-    markers = values.snakemake.markers_dir or f".wfc/markers/{gen.pipeline.name}"
+    markers = values.snakemake.markers_dir or f".wfc/markers/{path_segment(gen.pipeline.name)}"
     return {
         "Snakefile": compile_snakefile(
             gen.pipeline, gen.document, gen.version, gen.resources, markers, catalog=gen.catalog

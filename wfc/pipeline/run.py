@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,9 +25,8 @@ from wfc.compile.snakefile import rule_name, step_id
 from wfc.compile.variables import resolve_variables
 from wfc.errors import UsageError, did_you_mean
 from wfc.lineage import open_lineage
-from wfc.lineage.records import Lineage, RunRecord
+from wfc.lineage.records import HOST, Lineage, RunRecord
 from wfc.model.pipeline import MethodNode, load_pipeline
-from wfc.model.problem import DocumentInvalid
 from wfc.model.status import Status
 from wfc.pipeline import snakemake
 from wfc.pipeline.complete import USER_CANCEL, Completion, complete, final_status
@@ -44,7 +44,7 @@ from wfc.pipeline.events import (
     last_lines,
 )
 from wfc.pipeline.generate import generate
-from wfc.pipeline.validate import validate
+from wfc.pipeline.validate import check_document
 from wfc.pipeline.worker import Listener, Worker
 from wfc.project import Project
 from wfc.runtime.base import OutputSink
@@ -103,7 +103,7 @@ def run_pipeline(
     started = time.monotonic()
     pipeline, raw = load_pipeline(pipeline_path)
     given = dict(variables or {})
-    _check_document(project, pipeline_path, given)
+    check_document(project, pipeline_path, os.environ, given)
     values = resolve_variables(pipeline, os.environ, given)
     forced = _forced(pipeline.nodes, force)
     warm = Warm()
@@ -256,14 +256,6 @@ def _forced(nodes: Iterable[Any], force: Iterable[str]) -> frozenset[str]:
     return frozenset(force)
 
 
-def _check_document(project: Project, pipeline_path: Path, given: dict[str, str]) -> None:
-    """Refuse a document with any problem ``wfc validate`` finds, in its words, before anything
-    is recorded or Snakemake starts (warnings do not stop a run)."""
-    errors = [p for p in validate(project, pipeline_path, os.environ, given) if p.severity == "error"]
-    if errors:
-        raise DocumentInvalid(str(pipeline_path), errors)
-
-
 def _preflight(resolver: Resolver, steps: list[ConcreteStep]) -> dict[str, dict[str, str]]:
     """Refuse before anything runs (bad params, environments not built, Docker unreachable); return
     every step's fingerprint."""
@@ -279,14 +271,24 @@ def _preflight(resolver: Resolver, steps: list[ConcreteStep]) -> dict[str, dict[
         digests[env] = resolver.lock(env).image_id
     if resolver.project.get("runtime") == "docker" and steps:
         from wfc.runtime.docker import docker_client, require_image
+        from wfc.runtime.reaper import reap_orphans
 
         client = docker_client()
         try:
             for env, digest in sorted(digests.items()):
                 require_image(client, env, digest)
+            reap_orphans(client, resolver.project.root, partial(_over, resolver.lineage))
         finally:
             client.close()
     return fingerprints
+
+
+def _over(lineage: Lineage, run_id: str) -> bool:
+    """Whether a run's containers may go: it ended, is unknown, or its process here died."""
+    from wfc.runtime.reaper import pid_alive
+
+    run = lineage.run_by_id(run_id)
+    return run is None or run.status != "running" or (run.host == HOST and not pid_alive(run.pid))
 
 
 def _cancel(lineage: Lineage, pr_id: str, events: _Events) -> None:

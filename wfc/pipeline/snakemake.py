@@ -12,7 +12,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import wfc
+from wfc.compile.snakefile import path_segment
 from wfc.compile.variables import env_name
 from wfc.lineage.ids import new_id
 from wfc.model.pipeline import Pipeline
@@ -42,8 +42,7 @@ def workdir(
     while it is used; a fresh directory when a concurrent run holds it (single-flight keeps the
     work from being done twice)."""
     doc = hashlib.blake2b(project.relative(pipeline_path).encode(), digest_size=4).hexdigest()
-    safe = re.sub(r"[^\w.-]", "_", pipeline.name)
-    base = project.state_dir / "snakemake" / f"{safe}-{doc}"
+    base = project.state_dir / "snakemake" / f"{path_segment(pipeline.name)}-{doc}"
     base.mkdir(parents=True, exist_ok=True)
     fd = os.open(base / "wfc.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -28,8 +28,10 @@ from wfc.compile.variables import resolve_variables
 from wfc.environments.build import environment_dir, list_environments
 from wfc.errors import UsageError, did_you_mean
 from wfc.lineage import open_lineage
+from wfc.model.bounds import parse_json
 from wfc.model.method import MethodSpec
 from wfc.model.pipeline import InputNode, MethodNode, Pipeline, schema_problems
+from wfc.model.problem import DocumentInvalid
 from wfc.model.problem import Problem as Problem  # importers name it from here
 from wfc.project import Project
 from wfc.step.resolve import Resolver
@@ -58,11 +60,13 @@ def validate(
     """Every problem of a pipeline document (empty when it is valid); ``variables`` are the
     values given on the command line (``--var``)."""
     try:
-        data = json.loads(pipeline_path.read_bytes())
+        data = parse_json(pipeline_path.read_bytes(), str(pipeline_path))
     except FileNotFoundError:
         return [Problem("", f"pipeline file not found: {pipeline_path}", "check the path")]
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return [Problem("", f"invalid JSON: {exc}", "fix the JSON syntax")]
+    except UsageError as exc:  # too large, too deep
+        return [Problem("", exc.message, exc.hint)]
     try:
         pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:
@@ -182,6 +186,23 @@ def _check_links(resolver: Resolver) -> list[Problem]:
             except UsageError:
                 specs[node.method] = None  # reported on the node
     return check_links(resolver.pipeline, specs, expansion=resolver.expansion)
+
+
+def check_document(
+    project: Project,
+    pipeline_path: Path,
+    environ: Mapping[str, str],
+    variables: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse a document with any error ``wfc validate`` finds, in its words, before it runs or
+    compiles (warnings do not stop it).
+
+    Raises:
+        DocumentInvalid: Every error.
+    """
+    errors = [p for p in validate(project, pipeline_path, environ, variables) if p.severity == "error"]
+    if errors:
+        raise DocumentInvalid(str(pipeline_path), errors)
 
 
 def _check_layout(pipeline: Pipeline) -> list[Problem]:

@@ -43,6 +43,8 @@ class ExecSpec:
     cpus: float | None = None
     memory: str | None = None
     timeout: float | None = None
+    pids: int = 512  # the container's process limit
+    tmp: str = "1g"  # the size of its writable /tmp (everything else is read-only but the mounts)
     output: OutputSink | None = None  # also hand the output, as it comes, to this callable
 
 
@@ -71,4 +73,8 @@ class Runtime(Protocol):
 
     def close(self) -> None:
         """Release connections (a long-lived process runs many pipelines)."""
+        ...
+
+    def reap(self, run_ids: list[str]) -> int:
+        """Remove what is left of these runs' executions (their process died); return how many."""
         ...

@@ -10,6 +10,7 @@ container for the docker CLI (``wfc env shell`` needs its terminal handling).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from wfc.errors import InfraError, UsageError
 from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
+from wfc.runtime.reaper import release, start_watchdog
 
 DOCKER_HINT = "start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
 # A fixed API version spares a version round trip per process; every engine since 20.10 speaks it.
@@ -29,8 +31,6 @@ def docker_client() -> Any:
     Raises:
         InfraError: The engine is not reachable.
     """
-    import os
-
     import docker
     from docker.errors import DockerException
     from requests.exceptions import RequestException
@@ -108,6 +108,18 @@ class DockerRuntime:
             self._client.close()
             self._client = None
 
+    def reap(self, run_ids: list[str]) -> int:
+        """Remove the containers of runs whose wfc process died (found by their ``wfc.run`` label)."""
+        from docker.errors import APIError
+
+        removed = 0
+        for run_id in run_ids:
+            for container in self.client.containers.list(all=True, filters={"label": f"wfc.run={run_id}"}):
+                with contextlib.suppress(APIError):
+                    container.remove(force=True)
+                    removed += 1
+        return removed
+
     def run(self, spec: ExecSpec) -> ExecResult:
         """Create, start and wait for the container; always remove it afterwards."""
         from docker.errors import APIError, ImageNotFound
@@ -125,6 +137,7 @@ class DockerRuntime:
             raise InfraError(
                 f"Docker could not create the container: {_first_line(exc)}", DOCKER_HINT
             ) from None
+        watchdog = start_watchdog(spec.name, API_VERSION)
         try:
             # attached before start, so that no output is missed
             pump = _pump(container, spec.stdout_path, spec.stderr_path, spec.output)
@@ -151,6 +164,7 @@ class DockerRuntime:
         finally:
             with contextlib.suppress(APIError):
                 container.remove(force=True)
+            release(watchdog)
 
 
 def run_argv(spec: ExecSpec, *, tty: bool) -> list[str]:
@@ -172,6 +186,11 @@ def run_argv(spec: ExecSpec, *, tty: bool) -> list[str]:
         argv += ["--cpus", f"{kwargs.pop('nano_cpus') / 1e9:g}"]
     if "mem_limit" in kwargs:
         argv += ["--memory", kwargs.pop("mem_limit"), "--memory-swap", kwargs.pop("memswap_limit")]
+    argv += [f"--cap-drop={c}" for c in kwargs.pop("cap_drop")]
+    argv += [f"--security-opt={o}" for o in kwargs.pop("security_opt")]
+    argv += [f"--pids-limit={kwargs.pop('pids_limit')}"]
+    argv += ["--read-only"] if kwargs.pop("read_only") else []
+    argv += [f"--tmpfs={path}:{options}" for path, options in kwargs.pop("tmpfs").items()]
     kwargs.pop("detach")
     image, command = kwargs.pop("image"), kwargs.pop("command")
     if kwargs:
@@ -192,6 +211,13 @@ def _create_kwargs(spec: ExecSpec) -> dict[str, Any]:
             str(m.host): {"bind": m.container, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts
         },
         "network_mode": "bridge" if spec.network else "none",
+        # Confinement: no capabilities, no privilege gain, a process limit, a read-only root
+        # with a size-limited /tmp; the user is never root and only the run directory is writable.
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": spec.pids,
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={spec.tmp},mode=1777"},
         "detach": True,
     }
     if spec.cpus:

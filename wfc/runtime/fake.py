@@ -88,6 +88,10 @@ class FakeRuntime:
     def close(self) -> None:
         """Nothing to release."""
 
+    def reap(self, run_ids: list[str]) -> int:
+        """Nothing outlives this runtime's runs."""
+        return 0
+
     def run(self, spec: ExecSpec) -> ExecResult:
         """Call the method's function, writing its stdout and stderr to the spec's log files."""
         table = sorted(((m.container, str(m.host)) for m in spec.mounts), key=lambda p: -len(p[0]))

@@ -18,8 +18,16 @@ from typing import IO
 
 from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
 
-# wfc's settings (WFC_DATABASE_URL, WFC_STORE …) and the credentials of its database, store and engine
-PRIVATE = ("WFC_", "AWS_", "PG", "DOCKER_")
+# What a method inherits from the process (in a pod: the image's toolchain settings); everything
+# else, wfc's settings and every credential, stays out unless the method lists it in ``pass_env``.
+INHERITED = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
+        "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV",
+        "JAVA_HOME", "R_HOME", "R_LIBS", "R_LIBS_SITE", "R_LIBS_USER", "JULIA_DEPOT_PATH",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+    }
+)  # fmt: skip
 
 
 class ProcessRuntime:
@@ -29,6 +37,10 @@ class ProcessRuntime:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def reap(self, run_ids: list[str]) -> int:
+        """Nothing outlives this runtime's runs."""
+        return 0
 
     def run(self, spec: ExecSpec) -> ExecResult:
         """Run to completion, writing stdout and stderr to the spec's log files."""
@@ -82,10 +94,9 @@ class ProcessRuntime:
 
 
 def _inherited() -> Mapping[str, str]:
-    """The variables under the method's own: the process's (in a pod, the image's and the pod's),
-    less wfc's own settings and the credentials it uses, which a method in a container never sees
-    either."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE)}
+    """The variables under the method's own: the process's toolchain settings (:data:`INHERITED`,
+    and the locale's ``LC_*``), never wfc's settings or a credential a container would not see."""
+    return {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
 
 
 def _pump(stream: IO[bytes] | None, log: IO[bytes], name: str, output: OutputSink | None) -> threading.Thread:

@@ -21,9 +21,15 @@ from wfc.errors import UsageError
 
 # Any printable name without "/" or "@" (the version separator) that does not start with "-" or space.
 NAME = re.compile(r"^(?![-\s.])[^/@\x00-\x1f\x7f]+(?<!\s)$")
-NAME_RULE = "no '/', '@' or control characters, and no leading '-', '.' or space"
+NAME_RULE = "no '/', '@' or control characters, no leading '-', '.' or space, at most 100 bytes"
+MAX_BYTES = 100  # a name becomes a file name (``wfc export``)
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 _GLOB = re.compile(r"[*?[]")
+
+
+def is_name(name: str) -> bool:
+    """Whether a sample name keeps the rule (:data:`NAME_RULE`)."""
+    return bool(NAME.match(name)) and len(name.encode()) <= MAX_BYTES
 
 
 def check_name(name: str) -> None:
@@ -32,7 +38,7 @@ def check_name(name: str) -> None:
     Raises:
         UsageError: A bad name.
     """
-    if not NAME.match(name):
+    if not is_name(name):
         raise UsageError(
             f"bad sample name '{name}': {NAME_RULE}", "for example: wfc sample add patient_01 data/p01.csv"
         )
@@ -88,7 +94,7 @@ def named_paths(args: list[str]) -> list[tuple[str, Path]]:
     named: dict[str, Path] = {}
     for path in seen.values():
         name = name_of(path)
-        if not NAME.match(name):
+        if not is_name(name):
             raise UsageError(
                 f"bad sample name '{name}' (from {path}): {NAME_RULE}",
                 f"rename the file, or give it a name: wfc sample add NAME {path}",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wfc.errors import UsageError
-from wfc.samples.paths import NAME, NAME_RULE
+from wfc.samples.paths import NAME_RULE, is_name
 
 NAME_COLUMNS = ("name", "sample")
 PATH_COLUMN = "path"
@@ -130,7 +130,7 @@ def _key_columns(sheet: Path, line: int, columns: list[str]) -> tuple[str, str]:
 def _check_row(where: str, name: str, given: str, name_col: str, first: dict[str, int]) -> None:
     if not name:
         raise UsageError(f"{where}: the {name_col} is empty", "give every row a sample name")
-    if not NAME.match(name):
+    if not is_name(name):
         raise UsageError(f"{where}: bad sample name '{name}': {NAME_RULE}", "fix the name on that line")
     if name in first:
         raise UsageError(

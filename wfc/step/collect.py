@@ -8,6 +8,7 @@ output fails the step, naming the slot and the files that were found.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ def collect(spec: MethodSpec, run_dir: Path, results: dict[str, Any] | None) -> 
     for slot, out in spec.outputs.items():
         rel = str(declared.get(slot, out.file)).rstrip("/")
         path = _inside(run_dir, slot, rel)
+        if path is not None and not path.is_dir():
+            _check_regular(run_dir, slot, path)
         if path is None or not (path.is_dir() if out.is_dir else path.is_file()):
             if out.required:
                 raise StepFailed(
@@ -93,6 +96,8 @@ def _inside(run_dir: Path, slot: str, rel: str) -> Path | None:
 def _check_tree(run_dir: Path, slot: str, directory: Path) -> None:
     root = run_dir.resolve()
     for dirpath, dirnames, filenames in os.walk(directory):
+        for name in filenames:  # os.walk lists FIFOs, sockets and devices among the files
+            _check_regular(run_dir, slot, Path(dirpath) / name)
         for name in dirnames + filenames:
             path = Path(dirpath) / name
             if path.is_symlink():
@@ -103,6 +108,29 @@ def _check_tree(run_dir: Path, slot: str, directory: Path) -> None:
                         f"{path.relative_to(run_dir)} -> {real}",
                         "write real files inside WFC_RUN_DIR instead of links",
                     )
+
+
+_SPECIAL = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
+
+
+def _check_regular(run_dir: Path, slot: str, path: Path) -> None:
+    """Refuse a FIFO, socket or device among the outputs: archiving would block on it or read
+    what is not a file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # a dangling link: reported as missing
+    kind = _SPECIAL.get(stat.S_IFMT(mode))
+    if kind is not None:
+        raise StepFailed(
+            f"output '{slot}' contains {kind}: {path.relative_to(run_dir)}",
+            "outputs may hold only regular files and directories",
+        )
 
 
 def _listing(run_dir: Path, limit: int = 20) -> str:

@@ -145,7 +145,8 @@ def exec_spec(
     """What the runtime runs for a step: image, mounts, ``WFC_*`` variables, limits, labels."""
     step = ex.step
     spec = step.method.spec
-    env = {
+    passed = {name: os.environ[name] for name in spec.pass_env if name in os.environ}
+    env = passed | {
         contract.RUN_DIR: contract.MOUNT_RUN,
         contract.INPUT_PATHS: json.dumps(input_paths, sort_keys=True),
         contract.PARAMS: json.dumps(step.params, sort_keys=True),
@@ -187,6 +188,8 @@ def exec_spec(
         cpus=spec.resources.cpus,
         memory=spec.resources.memory,
         timeout=spec.resources.timeout,
+        pids=spec.resources.pids,
+        tmp=spec.resources.tmp,
         output=ex.output,
     )
 

@@ -194,7 +194,9 @@ class Lifecycle:
                     hit, _ = self.lookup()  # another claimant may have finished meanwhile
                     if hit is not None:
                         return self.record_hit(*hit)
-                self.lineage.fail_stale(self.step.key, HOST)
+                stale = self.lineage.fail_stale(self.step.key, HOST)
+                if stale:  # their process died: so must whatever it left running
+                    runtime.reap(stale)
                 if reason is None or reason == NO_EARLIER_RUN:
                     reason = Comparer(self.lineage, self.store).reason(self.pipeline, self.step)
                 return self.execute(runtime, reason)

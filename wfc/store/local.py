@@ -15,13 +15,15 @@ verifies and reports a corrupt object but leaves it in place, and refuses every 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import stat
 import tempfile
+import time
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import blake3
 
@@ -49,6 +51,8 @@ class StoreReadOnly(WfcError):
 
 
 _BUG = "a command that only reads tried to write; please report this as a bug"
+TMP_PREFIX = "obj-"  # a temporary object in tmp/, locked by its writer until renamed
+TMP_GRACE_S = 60  # never sweep a younger one: its writer may not have locked it yet
 
 
 class ObjectStore:
@@ -60,6 +64,7 @@ class ObjectStore:
         self.read_only = read_only
         self.objects = root / "objects"
         self._verified: set[tuple[str, str]] = set()  # verified in this process
+        self._swept = False  # temporary files of dead writers removed (once per instance)
 
     def reader(self) -> ObjectStore:
         """The same store, read-only: verifying reports corruption without quarantining, writes raise."""
@@ -80,10 +85,11 @@ class ObjectStore:
         """Copy a file into the store, hashing as it copies; return ``(digest, size)``."""
         tmp_dir = self._tmp_dir()
         hasher = blake3.blake3()
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="obj-")
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=TMP_PREFIX)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held until the file is renamed or removed: "a live writer"
         try:
             size = 0
-            with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+            with os.fdopen(fd, "wb") as out, _open_regular(src) as inp:
                 while chunk := inp.read(_CHUNK):
                     hasher.update(chunk)
                     out.write(chunk)
@@ -104,7 +110,8 @@ class ObjectStore:
         if self.has(digest):
             _touch(self.path(digest))
             return digest
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="obj-")
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=TMP_PREFIX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
@@ -158,7 +165,38 @@ class ObjectStore:
             raise StoreReadOnly(f"the store {self.root} is open read-only: refused a write", _BUG)
         tmp = self.root / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
+        if not self._swept:
+            self._swept = True
+            self.sweep_tmp()
         return tmp
+
+    def sweep_tmp(self, *, dry_run: bool = False) -> int:
+        """Remove the temporary files of writers that died before their rename (a kill, a crash):
+        those no live process holds locked, older than a minute (a new one is locked at once).
+        Return how many there were."""
+        tmp = self.root / "tmp"
+        if not tmp.is_dir():
+            return 0
+        stale = 0
+        for path in tmp.glob(f"{TMP_PREFIX}*"):
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            except OSError:
+                continue  # gone already, or not ours
+            try:
+                old = os.fstat(fd).st_mtime < time.time() - TMP_GRACE_S
+                if not old or not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live writer
+                stale += 1
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+            finally:
+                os.close(fd)
+        return stale
 
     # -- reading --------------------------------------------------------------------------
     def verify(self, digest: str, kind: Kind = "file", *, quarantine: bool = True) -> None:
@@ -255,6 +293,24 @@ class ObjectStore:
             for f in d.iterdir()
             if not is_ignored(f.name)
         )
+
+
+def _open_regular(src: Path) -> IO[bytes]:
+    """Open a regular file for reading; never block on a FIFO or read a device.
+
+    Raises:
+        StepFailed: ``src`` is not a regular file (the step that made it fails).
+    """
+    fd = os.open(src, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            hint = "outputs may hold only regular files and directories"
+            raise StepFailed(f"not a regular file: {src}", hint)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _reflink(src: Path, dest: Path) -> bool:

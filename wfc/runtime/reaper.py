@@ -1,0 +1,74 @@
+"""What must not outlive a run: the watchdog that removes a container when the wfc process that
+started it dies (even by SIGKILL), and the reaper that removes a project's containers left by runs
+that are over (issue 13). Docker is reached through the SDK, imported only when needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# The watchdog: a process of its own session that removes the container unless told "done", so a
+# container never outlives a wfc killed with SIGKILL (its pipe closes when it dies, however it dies).
+_WATCHDOG = """
+import sys
+if sys.stdin.readline().strip() != "done":
+    import docker
+    try:
+        docker.from_env(version=sys.argv[2]).containers.get(sys.argv[1]).remove(force=True)
+    except Exception:
+        pass
+"""
+
+
+def start_watchdog(name: str, api_version: str) -> subprocess.Popen[bytes]:
+    """Start the watchdog of the container ``name`` (created, not yet started)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, name, api_version],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a signal to wfc's process group does not reach it
+    )
+
+
+def release(watchdog: subprocess.Popen[bytes]) -> None:
+    """Tell the watchdog the container is gone (wfc removed it) and let it exit."""
+    assert watchdog.stdin is not None
+    with contextlib.suppress(OSError):
+        watchdog.stdin.write(b"done\n")
+        watchdog.stdin.close()
+    watchdog.wait()
+
+
+def reap_orphans(client: Any, project_root: Path, over: Callable[[str], bool]) -> int:
+    """Remove this project's containers whose run (its ``wfc.run`` label) is ``over``: recorded as
+    ended, unknown, or running in a process that died (one killed together with its watchdog).
+    Return how many went."""
+    from docker.errors import APIError
+
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": f"wfc.project={project_root}"}):
+        if over(container.labels.get("wfc.run", "")):
+            with contextlib.suppress(APIError):
+                container.remove(force=True)
+                removed += 1
+    return removed
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process of this machine still exists (an unknown pid counts as alive)."""
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
