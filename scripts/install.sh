@@ -57,6 +57,7 @@ command -v jq >/dev/null || missing+=(jq)  # the docs use it to read JSON output
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)  # for the PostgreSQL tests
 command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)  # for the metrics tests
 command -v chromium >/dev/null || missing+=(chromium)  # for the canvas tests (headless, driven by playwright)
+command -v strace >/dev/null || missing+=(strace)  # the fault-injection tests inject system-call errors
 if [ "$docker" = 1 ]; then
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.postgres_server import PgServer, server_binaries
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Tools installed beside this Python (wfc, dvc, snakemake in .venv/bin) are found by name in every
@@ -280,6 +282,24 @@ def start_running_step(proj: Proj) -> tuple[subprocess.Popen[bytes], str]:
     raise AssertionError("the step never started running")
 
 
+def plain_snakemake(proj: Proj, *args: str) -> subprocess.CompletedProcess[str]:
+    """Plain Snakemake on the project's compiled ``Snakefile``, as a user would run it (each job a
+    full ``wfc run-step`` process)."""
+    config = "wfc_command=" + json.dumps([sys.executable, "-m", "wfc"])
+    argv = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile=Snakefile",
+        "--cores=1",
+        f"--config={config}",
+        *args,
+    ]
+    return subprocess.run(
+        argv, cwd=proj.root, env=proj.env(), capture_output=True, text=True, timeout=600, check=False
+    )
+
+
 def project_containers(proj: Proj) -> list[str]:
     """IDs of the containers (running or not) that wfc started for this project, and only those:
     other jobs may share the Docker engine, so a test never counts every ``wfc.run`` container."""
@@ -288,3 +308,24 @@ def project_containers(proj: Proj) -> list[str]:
         ["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True, check=True
     )
     return out.stdout.split()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL cluster listening on a unix socket only."""
+    bin_dir = server_binaries()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: .ci/run must install it (apt-get install postgresql)")
+        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+    server = PgServer.create(bin_dir)
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PgServer) -> str:
+    return postgres.url()

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Proj, probe_pipeline
+from tests.conftest import Proj, plain_snakemake, probe_pipeline
 
 LONG = "é" * 51  # 102 bytes in UTF-8: over the 100-byte limit of names
 
@@ -30,28 +29,8 @@ def test_a_pipeline_name_stays_one_safe_directory_under_the_project(
     name = {"traversal": "../" * 12 + str(outside).lstrip("/"), "wildcards": "{sample} {x,y}"}[kind]
     probe_project.write_pipeline({**probe_pipeline(samples=["s1"]), "name": name})
 
-    snakefile = probe_project.root / "Snakefile"  # plain Snakemake on the compiled file, as a user would
-    probe_project.wfc("compile", "pipeline.json", "-o", str(snakefile), check=True)
-    config = "wfc_command=" + json.dumps([sys.executable, "-m", "wfc"])
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(snakefile),
-            "--cores",
-            "1",
-            "--config",
-            config,
-        ],
-        cwd=probe_project.root,
-        env=probe_project.env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    probe_project.wfc("compile", "pipeline.json", "-o", "Snakefile", check=True)
+    proc = plain_snakemake(probe_project)  # as a user would run the compiled file
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert not outside.exists()
     markers = [p for p in (probe_project.root / ".wfc" / "markers").iterdir()]
@@ -114,7 +93,7 @@ def test_pipeline_and_sample_names_have_a_length_limit(fake_env: Proj) -> None:
 def test_dvc_passes_a_dollar_brace_sample_name_through_unchanged(probe_project: Proj) -> None:
     hostile = "s${HOME}"
     probe_project.wfc("sample", "add", hostile, "s1.txt", check=True)
-    probe_project.write_pipeline(probe_pipeline(samples=[hostile]))
+    probe_project.write_pipeline(probe_pipeline({"token": "t${HOME}"}, samples=[hostile]))
     probe_project.wfc("compile", "pipeline.json", "--backend", "dvc", "-o", ".", check=True)
     assert "${HOME}" not in (probe_project.root / "dvc.yaml").read_text()  # nothing DVC would substitute
     env = {k: v for k, v in probe_project.env().items() if k != "WFC_PROJECT"}
@@ -124,6 +103,8 @@ def test_dvc_passes_a_dollar_brace_sample_name_through_unchanged(probe_project: 
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
     assert probe_project.rows("SELECT sample, status FROM runs") == [(hostile, "completed")]
+    (params,) = probe_project.rows("SELECT params FROM runs")[0]
+    assert json.loads(params)["token"] == "t${HOME}"  # params.yaml is data: DVC substitutes nothing in it
 
 
 def _bomb(levels: int = 9) -> str:

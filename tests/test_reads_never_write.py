@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Proj, probe_pipeline, run_pipeline
-from tests.test_postgres import postgres_url  # noqa: F401  (the fixture)
 from wfc.errors import InfraError, UsageError
 from wfc.lineage import open_lineage
 from wfc.lineage.db import database, open_database
@@ -356,7 +355,7 @@ def test_read_only_does_not_migrate_a_database_that_is_behind(tmp_path: Path) ->
     conn.close()
 
 
-def test_read_only_postgresql(postgres_url: str) -> None:  # noqa: F811
+def test_read_only_postgresql(postgres_url: str) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import InternalError
 

@@ -10,6 +10,7 @@ printed by :func:`emit_json`.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -34,18 +35,42 @@ def guarded(body: Callable[[], int | None], *, json_mode: bool = False, verbose:
     except Exception as exc:
         if isinstance(exc, BrokenPipeError) and _output_closed():
             _quiet_exit()  # any other broken pipe (a socket, a subprocess) is a bug, reported below
-        code = _report(
-            f"internal error: {type(exc).__name__}: {exc}",
-            "this is a bug in wfc: rerun with --verbose and report the traceback",
-            ExitCode.FAILED,
-            json_mode,
-            True,
-        )
+        infra = _infra_failure(exc)
+        if infra is not None:
+            code = _report(*infra, ExitCode.INFRA, json_mode, verbose)
+        else:
+            code = _report(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "this is a bug in wfc: rerun with --verbose and report the traceback",
+                ExitCode.FAILED,
+                json_mode,
+                True,
+            )
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_exit()
     sys.exit(int(code))
+
+
+DISK_HINT = "free space (`wfc cache gc` helps) or fix the disk, then run again: nothing half-written was kept"
+DB_HINT = "check that the database (WFC_DATABASE_URL) is reachable, then run again: finished steps are kept"
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
+_DISK_SQL = ("disk i/o error", "database or disk is full", "readonly database")
+
+
+def _infra_failure(exc: BaseException) -> tuple[str, str] | None:
+    """The message and hint for a failing or full disk (the store's or the database's) or a
+    database that went away mid-command, or None: those are the machine's trouble, not bugs."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"disk error: {os.strerror(exc.errno or 0)}{where}", DISK_HINT
+    if type(exc).__name__ not in ("OperationalError", "DatabaseError", "InterfaceError"):
+        return None
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    if any(m in first.lower() for m in _DISK_SQL):
+        return f"the lineage database could not write: {first}", DISK_HINT
+    return f"the lineage database failed: {first}", DB_HINT
 
 
 # What `git log | head -1` or `cat big | head -1` report: killed by SIGPIPE, 128 + 13. A shell

@@ -125,9 +125,12 @@ def open_database(url: str, *, read_only: bool = False) -> Database:
             _migrate(engine)
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        disk = any(m in reason.lower() for m in ("disk i/o error", "disk is full"))
         raise InfraError(
             f"database unreachable ({_safe(url)}): {reason}",
-            "check WFC_DATABASE_URL and that the database server is running",
+            "free space or fix the disk the database is on, then run again"
+            if disk
+            else "check WFC_DATABASE_URL and that the database server is running",
         ) from None
     return _opened(engine, read_only)
 

@@ -17,6 +17,7 @@ from datetime import UTC
 from typing import Any, ClassVar
 
 from wfc.cache.hashing import hash_file
+from wfc.failpoints import failpoint
 from wfc.lineage.db import database
 from wfc.lineage.query import counts, prune, referenced, superseded, users_of
 from wfc.model.status import Status
@@ -153,6 +154,7 @@ def _sweep(store: ObjectStore, reachable: set[str], cutoff: float, dry_run: bool
         freed += st.st_size
         if not dry_run:
             path.unlink(missing_ok=True)
+            failpoint("gc.after_remove")
     return GcReport(dry_run, tuple(removed), freed, kept, young, store.sweep_tmp(dry_run=dry_run))
 
 

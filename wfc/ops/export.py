@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from wfc.cache.hashing import hash_file
 from wfc.errors import StepFailed, UsageError, did_you_mean
+from wfc.failpoints import failpoint
 from wfc.lineage.db import database
 from wfc.lineage.query import find_run, run_detail
 from wfc.lineage.records import OutputRecord
@@ -149,4 +150,5 @@ def replace_with(staged: Path, target: Path) -> None:
         os.replace(staged, target)
         shutil.rmtree(old, ignore_errors=True)
     else:
+        failpoint("export.before_rename")
         os.replace(staged, target)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wfc.errors import UsageError
+from wfc.failpoints import failpoint
 from wfc.lineage import open_lineage
 from wfc.lineage.records import SampleChange, SampleRecord, now
 from wfc.project import Project
@@ -96,6 +97,7 @@ def register(
         records.append(
             SampleRecord(name, 0, digest, kind, path.resolve().name, size, source, now(), dict(metadata))
         )
+    failpoint("sample.before_record")  # the objects are in the store, not yet recorded
     with closing(open_lineage(project.database_url)) as lineage:
         done = lineage.register_samples(records, keep_metadata=keep_metadata)
     changed = [record for record, change in done if change != "unchanged"]

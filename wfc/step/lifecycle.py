@@ -9,6 +9,7 @@ before that leaves the run ``running`` (taken over and failed by the next claima
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 from wfc.compile.variables import resolve_variables
 from wfc.errors import StepFailed, UsageError
+from wfc.failpoints import failpoint
 from wfc.lineage import open_lineage
 from wfc.lineage.ids import STEP_PREFIX, new_id
 from wfc.lineage.records import HOST, InputRecord, Lineage, OutputRecord, RunRecord, now
@@ -228,6 +230,7 @@ class Lifecycle:
             exit_code=0,
         )
         rows = [replace(o, run_id=run_id) for o in outputs]
+        failpoint("hit.before_record")
         self.lineage.record_cached(run, self._input_rows(run_id), rows)
         return self._outcome(run_id, Status.CACHED, rows, cache_source=source.id, metrics=source.metrics)
 
@@ -273,15 +276,23 @@ class Lifecycle:
                 log_dir=log_dir,
             )
         archiving = time.monotonic()
-        rows = [
-            OutputRecord(
-                run_id=run_id, slot=a.slot, path=a.path, content_hash=a.digest, size=a.size, kind=a.kind
-            )
-            for a in archive_outputs(self.store, result.out_dir, result.outputs)
-        ]
-        for document in self.step.method.documents:  # for `wfc why`: what the code and contract were
-            self.store.put_bytes(document)
+        try:
+            rows = [
+                OutputRecord(
+                    run_id=run_id, slot=a.slot, path=a.path, content_hash=a.digest, size=a.size, kind=a.kind
+                )
+                for a in archive_outputs(self.store, result.out_dir, result.outputs)
+            ]
+            for document in self.step.method.documents:  # for `wfc why`: what the code and contract were
+                self.store.put_bytes(document)
+            failpoint("record.before_commit")
+        except (OSError, StepFailed) as exc:  # a full or failing disk, a special file: nothing recorded
+            message = exc.message if isinstance(exc, StepFailed) else f"could not store the outputs: {exc}"
+            with contextlib.suppress(Exception):  # the database may be on the failing disk too
+                self._fail(run_id, message, Status.FAILED)
+            raise
         self.lineage.complete_run(run_id, rows, result.metrics, result.logs)
+        failpoint("record.after_commit")
         self.phases["archive"] = time.monotonic() - archiving
         shutil.rmtree(result.out_dir.parent / "inputs", ignore_errors=True)
         shutil.rmtree(result.out_dir, ignore_errors=True)
