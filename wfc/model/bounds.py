@@ -10,6 +10,7 @@ files; every reader of those goes through them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -28,13 +29,7 @@ def parse_json(raw: bytes | str, what: str) -> Any:
         UsageError: Too large, too deep or too many values (the JSON syntax errors are the caller's:
             ``json.JSONDecodeError`` and ``UnicodeDecodeError`` pass through).
     """
-    _check_size(raw, what)
-    try:
-        data = json.loads(raw)
-    except RecursionError:
-        raise _too_deep(what) from None
-    check_shape(data, what)
-    return data
+    return _bounded(json.loads, raw, what)
 
 
 def parse_yaml(text: str, what: str) -> Any:
@@ -43,9 +38,13 @@ def parse_yaml(text: str, what: str) -> Any:
     Raises:
         UsageError: Too large, too deep or too many values (``yaml.YAMLError`` passes through).
     """
-    _check_size(text, what)
+    return _bounded(yaml.safe_load, text, what)
+
+
+def _bounded(parse: Callable[[Any], Any], raw: bytes | str, what: str) -> Any:
+    _check_size(raw, what)
     try:
-        data = yaml.safe_load(text)
+        data = parse(raw)
     except RecursionError:
         raise _too_deep(what) from None
     check_shape(data, what)
