@@ -87,6 +87,18 @@ def add_examples(proj: Proj) -> Proj:
     return proj
 
 
+def add_environment_sources(proj: Proj) -> Proj:
+    """Give a project the shipped environments' Dockerfiles, unbuilt (no lock): enough to validate
+    and compile, no Docker needed."""
+    for env in ("python", "shell"):
+        shutil.copytree(
+            REPO / "environments" / env,
+            proj.root / "environments" / env,
+            ignore=shutil.ignore_patterns("env.lock.json"),
+        )
+    return proj
+
+
 def probe_pipeline(params: dict[str, Any] | None = None, samples: list[str] | None = None) -> dict[str, Any]:
     """A one-method pipeline: samples -> t/probe."""
     return {

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.argo_checks import check, cron_ok
-from tests.conftest import FIXTURES, REPO, Proj
+from tests.conftest import FIXTURES, REPO, Proj, add_environment_sources, add_examples
 from wfc.compile.backend import dns_name
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -29,18 +29,9 @@ CASES = {  # golden name -> (pipeline, values files)
 @pytest.fixture
 def gen_project(project: Proj) -> Proj:
     """A project with the shipped methods, environments (unbuilt), example and fixture pipelines."""
-    shutil.copytree(REPO / "methods", project.root / "methods", dirs_exist_ok=True)
-    shutil.copytree(REPO / "examples", project.root / "examples")
-    for env in ("python", "shell"):
-        shutil.copytree(
-            REPO / "environments" / env,
-            project.root / "environments" / env,
-            ignore=shutil.ignore_patterns("env.lock.json"),
-        )
+    add_environment_sources(add_examples(project))  # compile validates first: samples, environments
     shutil.copytree(FIXTURES / "pipelines", project.root / "pipelines", dirs_exist_ok=True)
     shutil.copytree(FIXTURES / "values", project.root / "values")
-    for name in ("east", "north", "south"):  # compile refuses what validate refuses: unknown samples
-        project.wfc("sample", "add", name, f"examples/data/{name}.csv", check=True)
     return project
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Proj
+from tests.conftest import Proj, add_environment_sources, add_examples
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -23,9 +22,8 @@ def _compile(proj: Proj, doc: str, seed: str = "0") -> str:
 
 @pytest.fixture
 def examples(project: Proj) -> Proj:
-    shutil.copytree(REPO / "methods", project.root / "methods", dirs_exist_ok=True)
-    shutil.copytree(REPO / "examples", project.root / "examples")
-    return project
+    """What compile needs (it validates first): the examples, their samples, their environments."""
+    return add_environment_sources(add_examples(project))
 
 
 @pytest.mark.parametrize("name", ["quickstart", "sweep", "branches"])

@@ -28,18 +28,18 @@ def marker(node, step):
 # node -> step id -> its run-step arguments and the steps it waits for
 STEPS = {
     "badge": {
-        "2ddec3443acccea1": {"after": [["summarise", "b0f8ce31e0811fbc"]], "argv": ["--node", "badge"]},
+        "2ddec3443acccea1": {"after": [["summarise", "b0f8ce31e0811fbc"]], "argv": ["--node=badge"]},
     },
     "clean": {
-        "619076f8b001e3d8": {"after": [], "argv": ["--node", "clean", "--sample", "south"]},
-        "7fe3778acdf587a0": {"after": [], "argv": ["--node", "clean", "--sample", "east"]},
-        "a8d94de7ebaa23ed": {"after": [], "argv": ["--node", "clean", "--sample", "north"]},
+        "619076f8b001e3d8": {"after": [], "argv": ["--node=clean", "--sample=south"]},
+        "7fe3778acdf587a0": {"after": [], "argv": ["--node=clean", "--sample=east"]},
+        "a8d94de7ebaa23ed": {"after": [], "argv": ["--node=clean", "--sample=north"]},
     },
     "report": {
-        "27d2dfd3d97fdd4d": {"after": [["summarise", "b0f8ce31e0811fbc"]], "argv": ["--node", "report"]},
+        "27d2dfd3d97fdd4d": {"after": [["summarise", "b0f8ce31e0811fbc"]], "argv": ["--node=report"]},
     },
     "summarise": {
-        "b0f8ce31e0811fbc": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node", "summarise"]},
+        "b0f8ce31e0811fbc": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node=summarise"]},
     },
 }
 

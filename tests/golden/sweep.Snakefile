@@ -28,19 +28,19 @@ def marker(node, step):
 # node -> step id -> its run-step arguments and the steps it waits for
 STEPS = {
     "clean": {
-        "619076f8b001e3d8": {"after": [], "argv": ["--node", "clean", "--sample", "south"]},
-        "7fe3778acdf587a0": {"after": [], "argv": ["--node", "clean", "--sample", "east"]},
-        "a8d94de7ebaa23ed": {"after": [], "argv": ["--node", "clean", "--sample", "north"]},
+        "619076f8b001e3d8": {"after": [], "argv": ["--node=clean", "--sample=south"]},
+        "7fe3778acdf587a0": {"after": [], "argv": ["--node=clean", "--sample=east"]},
+        "a8d94de7ebaa23ed": {"after": [], "argv": ["--node=clean", "--sample=north"]},
     },
     "report": {
-        "2248f83a85e8ad05": {"after": [["summarise", "2d36fbf2e881504e"]], "argv": ["--node", "report", "--variant", "by=region"]},
-        "a050000b2e4fca50": {"after": [["summarise", "cb290e4f6feffc7b"]], "argv": ["--node", "report", "--variant", "by=date"]},
-        "ac51b5faac584e12": {"after": [["summarise", "1e9923f1d5e554bb"]], "argv": ["--node", "report", "--variant", "by=product"]},
+        "2248f83a85e8ad05": {"after": [["summarise", "2d36fbf2e881504e"]], "argv": ["--node=report", "--variant=by=region"]},
+        "a050000b2e4fca50": {"after": [["summarise", "cb290e4f6feffc7b"]], "argv": ["--node=report", "--variant=by=date"]},
+        "ac51b5faac584e12": {"after": [["summarise", "1e9923f1d5e554bb"]], "argv": ["--node=report", "--variant=by=product"]},
     },
     "summarise": {
-        "1e9923f1d5e554bb": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node", "summarise", "--variant", "by=product"]},
-        "2d36fbf2e881504e": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node", "summarise", "--variant", "by=region"]},
-        "cb290e4f6feffc7b": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node", "summarise", "--variant", "by=date"]},
+        "1e9923f1d5e554bb": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node=summarise", "--variant=by=product"]},
+        "2d36fbf2e881504e": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node=summarise", "--variant=by=region"]},
+        "cb290e4f6feffc7b": {"after": [["clean", "619076f8b001e3d8"], ["clean", "7fe3778acdf587a0"], ["clean", "a8d94de7ebaa23ed"]], "argv": ["--node=summarise", "--variant=by=date"]},
     },
 }
 
