@@ -1,4 +1,5 @@
-"""The object store: atomic, read-only, verified, deduplicating, with trees and link modes."""
+"""The object store: atomic, read-only, verified, deduplicating, with trees and link modes; finished
+runs' outputs are moved in, not copied."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from wfc.cache.hashing import hash_file
+from wfc.errors import StepFailed
+from wfc.store.archive import archive_outputs
 from wfc.store.local import ObjectCorrupt, ObjectMissing, ObjectStore
 
 
@@ -126,3 +129,73 @@ def test_the_next_writer_sweeps_temporary_files_of_dead_writers_only(tmp_path: P
         holder.kill()
     assert ObjectStore(tmp_path / "store").sweep_tmp() == 1  # its writer died: now it goes too
     assert sorted(p.name for p in tmp.iterdir()) == ["obj-young"]  # too young to judge
+
+
+def _output_dir(root: Path) -> Path:
+    out = root / "run" / "out"
+    (out / "tree" / "empty").mkdir(parents=True)
+    (out / "big.bin").write_bytes(os.urandom(5 << 20))  # above the multi-threaded hashing threshold
+    (out / "tree" / "a.txt").write_text("a")
+    (out / "tree" / "run.sh").write_text("#!/bin/sh\n")
+    (out / "tree" / "run.sh").chmod(0o755)
+    return out
+
+
+def test_archiving_moves_a_finished_runs_outputs_into_the_store_without_copying(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "store", "copy")
+    out = _output_dir(tmp_path)
+    expected = hash_file(out / "big.bin")[0]
+    inode = (out / "big.bin").stat().st_ino
+    big, tree = archive_outputs(store, out, {"big": "big.bin", "tree": "tree"})
+    assert big.digest == expected and big.size == 5 << 20 and big.kind == "file"
+    assert store.path(big.digest).stat().st_ino == inode  # renamed, not copied
+    assert store.path(big.digest).stat().st_mode & 0o777 == 0o444
+    assert not (out / "big.bin").exists() and not (out / "tree" / "a.txt").exists()
+    assert not list((tmp_path / "store" / "tmp").iterdir())
+    store.materialize(tree.digest, "dir", tmp_path / "back")
+    assert (tmp_path / "back" / "a.txt").read_text() == "a" and (tmp_path / "back" / "empty").is_dir()
+    assert os.access(tmp_path / "back" / "run.sh", os.X_OK)
+    assert not os.access(tmp_path / "back" / "a.txt", os.X_OK)
+
+
+def test_moving_copies_what_it_cannot_take_and_leaves_it_untouched(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "store")
+    out = tmp_path / "out"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("shared")
+    os.link(elsewhere, out / "linked.txt")  # a second name: taking it would let `elsewhere` edit the object
+    (out / "alias.txt").symlink_to(elsewhere)
+    for name in ("linked.txt", "alias.txt"):
+        digest, _ = store.put_file(out / name, move=True)
+        assert store.path(digest).read_text() == "shared"
+        assert store.path(digest).stat().st_ino != elsewhere.stat().st_ino
+        assert (out / name).exists()
+    assert elsewhere.stat().st_mode & 0o777 != 0o444 and elsewhere.stat().st_nlink == 2
+    os.mkfifo(out / "pipe")
+    with pytest.raises(StepFailed, match=r"^not a regular file: .*pipe$"):
+        store.put_file(out / "pipe", move=True)  # refused at once: never blocks on a FIFO
+
+
+def test_an_output_being_moved_is_locked_and_a_killed_move_leaves_no_object(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path / "store")
+    src = tmp_path / "out.bin"
+    src.write_bytes(b"old output")
+    old = time.time() - 600  # older than the sweep's grace period, as a slow method's output is
+    os.utime(src, (old, old))
+    adopted = store._adopt(src)
+    assert adopted is not None and not src.exists()
+    assert ObjectStore(store.root).sweep_tmp(dry_run=True) == 0  # a live writer's: spared
+    digest, _ = store._seal(*adopted)
+    assert store.path(digest).read_bytes() == b"old output"
+
+    src.write_bytes(b"killed before its rename")
+    os.utime(src, (old, old))
+    code = (
+        "from pathlib import Path as P; from wfc.store.local import ObjectStore as S; "
+        f"S(P({str(store.root)!r})).put_file(P({str(src)!r}), move=True)"
+    )
+    env = {**os.environ, "WFC_FAILPOINT": "store.before_rename"}
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == -9
+    assert store.iter_objects() == [digest]  # no object for the killed write, and no wrong one
+    assert ObjectStore(store.root).sweep_tmp() == 1  # its writer is dead: the next writer removes it

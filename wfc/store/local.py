@@ -4,8 +4,9 @@ Objects live at ``objects/<2 hex>/<62 hex>`` named by the BLAKE3 digest of their
 output is one object; a directory output is a *tree* object (canonical JSON listing path, mode,
 size and digest of every file) plus one object per file, so identical files are stored once.
 
-Writes go to ``tmp/`` on the same file system, are fsynced, made read-only and renamed into place,
-so a crash leaves either no object or a correct one. Objects are re-hashed whenever they are read
+Writes go to ``tmp/`` on the same file system (copied in the kernel, or, for a finished run's
+output, renamed there), are hashed there, made read-only, fsynced once and renamed into place, so
+a crash leaves either no object or a correct one. Objects are re-hashed whenever they are read
 (staged, restored, exported); a corrupt one is moved to ``quarantine/`` and reported.
 
 A store opened with :meth:`ObjectStore.reader` (``plan``, ``why``) never changes anything: it
@@ -18,16 +19,16 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Literal
 
-import blake3
-
-from wfc.cache.hashing import ALGORITHM, canonical_json, hash_file, hex_of, is_ignored
+from wfc.cache.hashing import ALGORITHM, canonical_json, hash_bytes, hash_file, hex_of, is_ignored
 from wfc.errors import StepFailed, WfcError
 from wfc.failpoints import failpoint
 
@@ -35,7 +36,6 @@ LinkMode = Literal["auto", "reflink", "hardlink", "copy"]
 Kind = Literal["file", "dir"]
 TREE_TAG = "wfc.tree"
 _FICLONE = 0x40049409
-_CHUNK = 1 << 20
 
 
 class ObjectMissing(StepFailed):
@@ -81,50 +81,31 @@ class ObjectStore:
         return self.path(digest).is_file()
 
     # -- writing --------------------------------------------------------------------------
-    def put_file(self, src: Path) -> tuple[str, int]:
-        """Copy a file into the store, hashing as it copies; return ``(digest, size)``."""
-        tmp_dir = self._tmp_dir()
-        hasher = blake3.blake3()
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=TMP_PREFIX)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # held until the file is renamed or removed: "a live writer"
-        try:
-            size = 0
-            with os.fdopen(fd, "wb") as out, _open_regular(src) as inp:
-                while chunk := inp.read(_CHUNK):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            digest = f"{ALGORITHM}:{hasher.hexdigest()}"
-            self._commit(Path(tmp), digest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return digest, size
+    def put_file(self, src: Path, *, move: bool = False) -> tuple[str, int]:
+        """Store a file and return ``(digest, size)``.
+
+        Args:
+            src: A regular file.
+            move: The caller gives the file up (a finished run's output, removed next): it is
+                renamed into the store instead of copied when it is a plain file with one link on
+                the store's file system, so its bytes are read once (to hash) and made durable once.
+        """
+        adopted = self._adopt(src) if move else None
+        if adopted is not None:
+            return self._seal(*adopted)
+        return self._seal(*self._new_tmp(), fill=lambda fd: _copy_into(src, fd))
 
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` as an object and return its digest."""
-        tmp_dir = self._tmp_dir()
-        digest = f"{ALGORITHM}:{blake3.blake3(data).hexdigest()}"
+        digest = hash_bytes(data)
         if self.has(digest):
             _touch(self.path(digest))
             return digest
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=TMP_PREFIX)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            self._commit(Path(tmp), digest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return digest
+        return self._seal(*self._new_tmp(), fill=lambda fd: _write_all(fd, data))[0]
 
-    def put_tree(self, src: Path) -> tuple[str, int]:
-        """Store a directory: each file, then the tree listing; return ``(tree digest, total size)``."""
+    def put_tree(self, src: Path, *, move: bool = False) -> tuple[str, int]:
+        """Store a directory: each file, then the tree listing; return ``(tree digest, total size)``.
+        ``move``: as for :meth:`put_file`, file by file."""
         entries: list[list[object]] = []
         total = 0
         for dirpath, dirnames, filenames in os.walk(src):
@@ -134,19 +115,19 @@ class ObjectStore:
                 entries.append([here.relative_to(src).as_posix(), "d", 0, None])
             for name in sorted(filenames):
                 path = here / name
-                digest, size = self.put_file(path)
                 mode = "x" if path.stat().st_mode & stat.S_IXUSR else "f"
+                digest, size = self.put_file(path, move=move)
                 entries.append([path.relative_to(src).as_posix(), mode, size, digest])
                 total += size
         entries.sort(key=lambda e: str(e[0]))
         return self.put_bytes(canonical_json({TREE_TAG: 1, "entries": entries})), total
 
-    def put(self, src: Path) -> tuple[str, int, Kind]:
-        """Store a file or directory; return ``(digest, size, kind)``."""
+    def put(self, src: Path, *, move: bool = False) -> tuple[str, int, Kind]:
+        """Store a file or directory; return ``(digest, size, kind)`` (``move``: see :meth:`put_file`)."""
         if src.is_dir():
-            digest, size = self.put_tree(src)
+            digest, size = self.put_tree(src, move=move)
             return digest, size, "dir"
-        digest, size = self.put_file(src)
+        digest, size = self.put_file(src, move=move)
         return digest, size, "file"
 
     def _commit(self, tmp: Path, digest: str) -> None:
@@ -155,10 +136,55 @@ class ObjectStore:
             _touch(dest)  # append-only: never rewritten, but marked as just used (gc spares it)
             return
         dest.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)
         failpoint("store.before_rename")
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
+
+    def _new_tmp(self) -> tuple[int, Path]:
+        """A new, empty temporary object in ``tmp/``, locked: "a live writer" that sweep_tmp spares."""
+        fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix=TMP_PREFIX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd, Path(name)
+
+    def _adopt(self, src: Path) -> tuple[int, Path] | None:
+        """Rename a file the caller gives up into ``tmp/``, locked before it moves; None when it
+        cannot be taken without a copy (not a plain file, linked elsewhere, another owner or file
+        system), and then it is left where it is."""
+        tmp_dir = self._tmp_dir()
+        try:
+            fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None  # a symbolic link (or gone): the copy reads what it names, or says why not
+        st = os.fstat(fd)
+        mine = st.st_uid == os.geteuid() or os.geteuid() == 0
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or not mine:
+            os.close(fd)
+            return None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        tmp = tmp_dir / f"{TMP_PREFIX}{secrets.token_hex(12)}"
+        try:
+            os.rename(src, tmp)
+        except OSError:
+            os.close(fd)
+            return None
+        if st.st_uid != os.geteuid():
+            os.fchown(fd, os.geteuid(), os.getegid())  # a container user's file, owned by the store's
+        return fd, tmp
+
+    def _seal(self, fd: int, tmp: Path, fill: Callable[[int], None] | None = None) -> tuple[str, int]:
+        """Fill a locked temporary object, hash it (what was stored is what is named), make it
+        read-only and durable, and rename it into place; it is gone from ``tmp/`` afterwards."""
+        try:
+            if fill is not None:
+                fill(fd)
+            digest, size = hash_file(tmp)
+            os.fchmod(fd, 0o444)
+            os.fsync(fd)
+            self._commit(tmp, digest)
+            return digest, size
+        finally:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
 
     def _tmp_dir(self) -> Path:
         if self.read_only:
@@ -311,6 +337,24 @@ def _open_regular(src: Path) -> IO[bytes]:
     except BaseException:
         os.close(fd)
         raise
+
+
+def _copy_into(src: Path, fd: int) -> None:
+    """Copy a regular file's bytes into ``fd`` in the kernel (no trip through Python buffers)."""
+    with _open_regular(src) as inp:
+        size = os.fstat(inp.fileno()).st_size
+        copied = 0
+        while copied < size:
+            sent = os.sendfile(fd, inp.fileno(), copied, size - copied)
+            if sent == 0:
+                break  # the file shrank while being copied: the hash names what was copied
+            copied += sent
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _reflink(src: Path, dest: Path) -> bool:
