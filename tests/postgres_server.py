@@ -53,11 +53,17 @@ class PgServer:
 
     def start(self) -> None:
         log, sock = self.root / "postgres.log", self.root / "sock"  # the server must not inherit our pipes
-        options = f"-k {sock} -c listen_addresses=''"
+        # a team's server: every executing step holds its lease connection besides its pool (ADR 0027)
+        options = f"-k {sock} -c listen_addresses='' -c max_connections=300"
         self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(log), "-w", "-o", options, "start")
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.root / "data"), "-w", "-m", "fast", "stop")
+
+    def fresh(self, name: str) -> str:
+        """Create the database ``name`` (a test's own) and return its URL."""
+        self._run("createdb", "-h", str(self.root / "sock"), "-U", "postgres", name)
+        return self.url(name)
 
     def url(self, database: str = "wfc") -> str:
         return f"postgresql+psycopg://postgres@/{database}?host={self.root / 'sock'}"

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Proj, add_examples
+from tests.seaweed_server import SeaweedServer
 
 DOCS = sorted((REPO / "docs").glob("*.md"))
 GATEWAY_PORT = 9091  # the docs use http://localhost:9091
@@ -86,10 +87,13 @@ def gateway() -> Iterator[None]:
 
 @pytest.mark.docker
 @pytest.mark.parametrize("page", [p for p in DOCS if commands(p)], ids=lambda p: p.name)
-def test_docs_page_runs_verbatim(page: Path, project: Proj, built_envs: Path, gateway: None) -> None:
+def test_docs_page_runs_verbatim(
+    page: Path, project: Proj, built_envs: Path, gateway: None, seaweed: SeaweedServer
+) -> None:
     shutil.copytree(built_envs, project.root / "environments", dirs_exist_ok=True)
     add_examples(project)
-    env = {k: v for k, v in project.env().items() if k != "WFC_PROJECT"}
+    # the team's S3 endpoint and credentials, as a reader has them set (scale-out.md)
+    env = {k: v for k, v in project.env(seaweed.env()).items() if k != "WFC_PROJECT"}
     for command, expected in commands(page):
         proc = subprocess.run(
             ["bash", "-c", "set -o pipefail\n" + command],

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.conftest import FIXTURES, Proj, chain, project_containers
 from tests.postgres_server import PgServer
@@ -218,19 +217,11 @@ def test_concurrent_claimants_with_the_holder_killed_execute_once(
         assert not found
 
 
-def fresh_database(server: PgServer, name: str) -> str:
-    engine = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return server.url(name)
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_sixty_four_keys_at_once_lose_nothing(
     shapes_project: Proj, backend: str, request: pytest.FixtureRequest, tally: Tally
 ) -> None:
-    url = fresh_database(request.getfixturevalue("postgres"), "wfc_many") if backend == "postgresql" else None
+    url = request.getfixturevalue("postgres").fresh("wfc_many") if backend == "postgresql" else None
     env = shapes_project.env({"WFC_DATABASE_URL": url} if url else {})
     doc = {
         "version": 1,
@@ -263,7 +254,7 @@ def test_the_database_going_away_mid_pipeline_loses_nothing(
     postgres: PgServer,
     tally: Tally,
 ) -> None:
-    url = fresh_database(postgres, "wfc_away")
+    url = postgres.fresh("wfc_away")
     env = {"WFC_DATABASE_URL": url}
     probe_project.add_method("t/copy", FIXTURES / "methods" / "t" / "probe")
     probe_project.write_pipeline(chain({"sleep": 3}))

@@ -108,6 +108,14 @@ def test_inspect_check_names_what_is_missing_or_invalid(fake_env: Proj) -> None:
         "error: WFC_STORE_LINK: must be one of auto, reflink, hardlink, copy (how objects are staged:"
         " auto|reflink|hardlink|copy)",
     ]
+    store = fake_env.wfc(
+        "inspect", "pipeline.json", "--check", env={"WFC_VAR_ROUNDS": "3", "WFC_STORE": "gs://bucket/x"}
+    )
+    assert store.returncode == 1
+    assert store.stderr.splitlines()[0] == (
+        "error: WFC_STORE: must be a directory or s3://BUCKET/PREFIX"
+        " (content-addressed store: a directory, or s3://BUCKET/PREFIX)"
+    )
     good = fake_env.wfc("inspect", "pipeline.json", "--check", env={"WFC_VAR_ROUNDS": "3"})
     assert good.returncode == 0 and "every required setting is present and valid" in good.stderr
     doc = wfc_json(fake_env, "inspect", "pipeline.json", env={"WFC_VAR_ROUNDS": "3"})

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from wfc.pipeline.validate import Validation as Validation
     from wfc.runtime.base import OutputSink, Runtime
     from wfc.step.outcome import StepOutcome as StepOutcome
+    from wfc.store.remote import Transfer as Transfer
 
 Document = str | os.PathLike[str] | Mapping[str, Any]
 
@@ -63,11 +64,14 @@ _VALUES = {
     "RunHistory": "wfc.ops.history",
     "StepOutcome": "wfc.step.outcome",
     "StoreCheck": "wfc.ops.care",
+    "Transfer": "wfc.store.remote",
     "Validation": "wfc.pipeline.validate",
     "Why": "wfc.ops.why",
 }
 __all__ = [
     "cache_gc",
+    "cache_pull",
+    "cache_push",
     "cache_verify",
     "compile",
     "doctor",
@@ -414,6 +418,26 @@ def cache_gc(
     from wfc.ops.care import gc
 
     return gc(project, dry_run=dry_run, keep_last=keep_last, grace=grace)
+
+
+def cache_push(
+    project: Project, *, pipeline_run: str | None = None, progress: Callable[[int, int], None] | None = None
+) -> Transfer:
+    """Upload to the shared store (``WFC_STORE=s3://…``) the objects it lacks: all, or one pipeline
+    run's (what its steps read and wrote, logs, listings); UsageError without a shared store."""
+    from wfc.ops.share import push
+
+    return push(project, pipeline_run, progress or (lambda _done, _total: None))
+
+
+def cache_pull(
+    project: Project, *, pipeline_run: str | None = None, progress: Callable[[int, int], None] | None = None
+) -> Transfer:
+    """Download from the shared store the objects the local cache lacks (all, or one pipeline
+    run's), each verified before it is named; UsageError without a shared store."""
+    from wfc.ops.share import pull
+
+    return pull(project, pipeline_run, progress or (lambda _done, _total: None))
 
 
 def pin(

@@ -48,7 +48,7 @@ def unpack(store: ObjectStore, digest: str, cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=cache, prefix=".unpack-"))
     try:
-        ObjectStore(store.root, "copy").materialize(digest, "dir", tmp / "b")
+        store.copying().materialize(digest, "dir", tmp / "b")
         os.replace(tmp / "b", final)
     except OSError:
         if not final.is_dir():  # another process unpacked it first: fine

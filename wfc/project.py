@@ -35,7 +35,10 @@ class SettingSpec:
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("store", "WFC_STORE", ".wfc/store", "content-addressed store directory"),
+    SettingSpec(
+        "store", "WFC_STORE", ".wfc/store", "content-addressed store: a directory, or s3://BUCKET/PREFIX"
+    ),
+    SettingSpec("store_cache", "WFC_STORE_CACHE", ".wfc/store", "the local cache of an s3:// store"),
     SettingSpec("database_url", "WFC_DATABASE_URL", "", "SQLAlchemy URL (default: SQLite .wfc/wfc.db)"),
     SettingSpec("base_image", "WFC_BASE_IMAGE", "wfc-base:bookworm", "base image for environment builds"),
     SettingSpec("ca_bundle", "WFC_CA_BUNDLE", "", "extra CA bundle (PEM) added to environment builds"),
@@ -108,15 +111,24 @@ class Project:
         return self.root / STATE_DIR
 
     @property
+    def shared_store(self) -> str:
+        """The ``s3://`` URL of a shared store, or empty when the store is a local directory."""
+        store = self.get("store")
+        return store if store.startswith("s3://") else ""
+
+    @property
     def store_dir(self) -> Path:
-        """The local object store directory."""
-        return self.path(self.get("store"))
+        """The local object store directory (with a shared store, its local cache)."""
+        return self.path(self.get("store_cache") if self.shared_store else self.get("store"))
 
     def object_store(self, link: str | None = None) -> ObjectStore:
-        """The project's content-addressed store, staging objects by ``store_link`` (or ``link``)."""
+        """The project's content-addressed store, staging objects by ``store_link`` (or ``link``),
+        in front of the shared store when there is one."""
         from wfc.store.local import ObjectStore
+        from wfc.store.remote import open_remote
 
-        return ObjectStore(self.store_dir, link or self.get("store_link"))  # type: ignore[arg-type]
+        remote = open_remote(self.shared_store) if self.shared_store else None
+        return ObjectStore(self.store_dir, link or self.get("store_link"), remote=remote)  # type: ignore[arg-type]
 
     @property
     def database_url(self) -> str:

@@ -1,11 +1,12 @@
-"""Commands that look after a project: ``cache verify|gc|stats|pin|unpin``, ``doctor``,
+"""Commands that look after a project: ``cache verify|gc|stats|push|pull|pin``, ``doctor``,
 ``inspect`` (run-time settings of a pipeline) and ``metrics clean``."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -119,6 +120,78 @@ def cache_stats(project: ProjectOpt = None, json_out: JsonOpt = False, verbose: 
         ["bytes reused by hits", str(doc["bytes_reused_by_hits"])],
     ]
     print(table(rows, ["store", str(doc["store"])]))
+
+
+PipelineRunOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pipeline-run",
+        help="Only this pipeline run's objects (an id or a unique prefix): what its steps read and wrote.",
+    ),
+]
+
+
+@cache_app.command("push")
+@guard
+def cache_push(
+    pipeline_run: PipelineRunOpt = None,
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> int:
+    """Upload to the shared store (WFC_STORE=s3://BUCKET/PREFIX) the objects it lacks: one LIST
+    says what it has, only missing objects move, in parallel; a killed push resumes when run again.
+
+    Examples: wfc cache push
+              wfc cache push --pipeline-run p-01JD3 --json
+    """
+    from wfc import api
+
+    return _transfer(api.cache_push, pipeline_run, project, json_out)
+
+
+@cache_app.command("pull")
+@guard
+def cache_pull(
+    pipeline_run: PipelineRunOpt = None,
+    project: ProjectOpt = None,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> int:
+    """Download from the shared store the objects the local cache lacks, each verified by hash
+    before it is named; a killed pull leaves nothing half-written and resumes when run again.
+    (Runs fetch what they need on their own: pull ahead of time, e.g. before going offline.)
+
+    Examples: wfc cache pull --pipeline-run p-01JD3
+              wfc cache pull
+    """
+    from wfc import api
+
+    return _transfer(api.cache_pull, pipeline_run, project, json_out)
+
+
+def _transfer(verb: Any, pipeline_run: str | None, project: Path | None, json_out: bool) -> int:
+    live = sys.stderr.isatty() and not json_out
+
+    def progress(done: int, total: int) -> None:
+        if live:
+            sys.stderr.write(f"\r\x1b[K{done}/{plural(total, 'object')}")
+
+    t = verb(load_project(project), pipeline_run=pipeline_run, progress=progress)
+    if live:
+        sys.stderr.write("\n")
+    if json_out:
+        emit_json(t)
+    else:
+        done, where = ("pushed", "to") if t.direction == "push" else ("pulled", "from")
+        say(
+            f"{done} {plural(t.moved, 'object')} ({plural(t.bytes, 'byte')}) {where} {t.remote};"
+            f" {t.present} already there"
+        )
+        if t.missing:
+            say(f"{plural(len(t.missing), 'object')} in neither store, first {t.missing[0]}")
+            say("hint: re-run the steps that made them (`wfc run-pipeline` re-executes what is missing)")
+    return 1 if t.missing else 0
 
 
 @cache_app.command("pin")

@@ -230,12 +230,24 @@ def referenced(db: Database, keep_last: int | None) -> dict[str, set[str]]:
     Kept: every sample version, and the objects of every run not pruned, or with ``keep_last`` of
     the runs of the newest N pipeline runs of each pipeline plus pinned runs.
     """
+    runs = _kept_runs(keep_last) if keep_last is not None else select(Run.id)
+    runs = runs.where(Run.id.not_in(select(Pruned.run_id)))
+    return _objects_of(db, runs, select(Sample.content_hash, Sample.kind))
+
+
+def pipeline_run_objects(db: Database, pipeline_run_id: str) -> dict[str, set[str]]:
+    """The objects of one pipeline run, by kind as :func:`referenced` says: what its steps read
+    (samples and upstream outputs) and wrote, their logs and their code and contract listings."""
+    runs = select(Run.id).where(Run.pipeline_run_id == pipeline_run_id)
+    inputs = select(RunInput.content_hash, RunInput.kind).where(RunInput.run_id.in_(runs))
+    return _objects_of(db, runs, inputs)
+
+
+def _objects_of(db: Database, runs: Any, more: Any) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {"file": set(), "dir": set(), "log": set(), "meta": set()}
     with db.session() as s:
-        runs = _kept_runs(keep_last) if keep_last is not None else select(Run.id)
-        runs = runs.where(Run.id.not_in(select(Pruned.run_id)))
         outputs = select(RunOutput.content_hash, RunOutput.kind).where(RunOutput.run_id.in_(runs))
-        for digest, kind in [*s.execute(outputs), *s.execute(select(Sample.content_hash, Sample.kind))]:
+        for digest, kind in [*s.execute(outputs), *s.execute(more)]:
             found["dir" if kind == "dir" else "file"].add(digest)
         columns = (Run.stdout_object, Run.stderr_object, Run.code_hash, Run.contract_hash)
         for out, err, code, contract in s.execute(select(*columns).where(Run.id.in_(runs))):

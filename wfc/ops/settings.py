@@ -90,6 +90,8 @@ def _setting_problem(key: str, value: str | None) -> str | None:
         uid, _, gid = value.partition(":")
         if not (uid.isdigit() and gid.isdigit()):
             return "must be UID:GID, e.g. 1000:1000"
+    if key == "store" and "://" in value and not (value.startswith("s3://") and value[5:].strip("/")):
+        return "must be a directory or s3://BUCKET/PREFIX"
     if key == "pushgateway" and not value.startswith(("http://", "https://")):
         return "must be an http:// or https:// URL"
     if key == "database_url":

@@ -125,7 +125,7 @@ def stage_inputs(ex: Execution) -> dict[str, list[str]]:
     store = ex.store
     if os.geteuid() == 0 and not ex.runtime.isolated:
         # root outside a container could write through a link into the store: give it copies
-        store = ObjectStore(ex.store.root, "copy")
+        store = ex.store.copying()
     for item in ex.step.inputs:
         rel = f"{item.slot}/{item.position}/{item.name}"
         try:

@@ -191,7 +191,7 @@ class Lifecycle:
                 return self.record_hit(*hit)
         runtime = self.runtime or self._pooled_runtime()
         try:
-            with claim(self.project.state_dir / "locks", self.step.key):
+            with claim(self.project.state_dir / "locks", self.step.key, self.project.database_url):
                 if spec.cache and not force:
                     hit, _ = self.lookup()  # another claimant may have finished meanwhile
                     if hit is not None:

@@ -26,11 +26,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from wfc.cache.hashing import ALGORITHM, canonical_json, hash_bytes, hash_file, hex_of, is_ignored
 from wfc.errors import StepFailed, WfcError
 from wfc.failpoints import failpoint
+
+if TYPE_CHECKING:
+    from wfc.store.remote import Remote
 
 LinkMode = Literal["auto", "reflink", "hardlink", "copy"]
 Kind = Literal["file", "dir"]
@@ -58,17 +61,25 @@ TMP_GRACE_S = 60  # never sweep a younger one: its writer may not have locked it
 class ObjectStore:
     """A content-addressed store rooted at a directory."""
 
-    def __init__(self, root: Path, link: LinkMode = "auto", *, read_only: bool = False) -> None:
+    def __init__(
+        self, root: Path, link: LinkMode = "auto", *, read_only: bool = False, remote: Remote | None = None
+    ) -> None:
         self.root = root
         self.link: LinkMode = link
         self.read_only = read_only
+        self.remote = remote  # a shared store this one caches: read through, written through
+        self._remote_has: set[str] | None = None  # listed once, for reading commands
         self.objects = root / "objects"
         self._verified: set[tuple[str, str]] = set()  # verified in this process
         self._swept = False  # temporary files of dead writers removed (once per instance)
 
+    def copying(self) -> ObjectStore:
+        """The same store, staging by copy (never a link a writer could edit the object through)."""
+        return ObjectStore(self.root, "copy", read_only=self.read_only, remote=self.remote)
+
     def reader(self) -> ObjectStore:
         """The same store, read-only: verifying reports corruption without quarantining, writes raise."""
-        return ObjectStore(self.root, self.link, read_only=True)
+        return ObjectStore(self.root, self.link, read_only=True, remote=self.remote)
 
     # -- naming ---------------------------------------------------------------------------
     def path(self, digest: str) -> Path:
@@ -100,6 +111,7 @@ class ObjectStore:
         digest = hash_bytes(data)
         if self.has(digest):
             _touch(self.path(digest))
+            self._share(digest)
             return digest
         return self._seal(*self._new_tmp(), fill=lambda fd: _write_all(fd, data))[0]
 
@@ -134,11 +146,51 @@ class ObjectStore:
         dest = self.path(digest)
         if dest.is_file():
             _touch(dest)  # append-only: never rewritten, but marked as just used (gc spares it)
-            return
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        failpoint("store.before_rename")
-        os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            failpoint("store.before_rename")
+            os.replace(tmp, dest)
+            _fsync_dir(dest.parent)
+        self._share(digest)
+
+    # -- the shared store ------------------------------------------------------------------
+    def _share(self, digest: str) -> None:
+        """Write an object through to the shared store (a conditional put: present is done), so
+        that a run recorded next in a shared database never names an object others cannot get."""
+        if self.remote is not None:
+            self.remote.put_file(digest, self.path(digest))
+
+    def fetch(self, digest: str) -> None:
+        """Copy an object from the shared store into this one, verified before it is named.
+
+        Raises:
+            ObjectMissing: Neither store has it (or there is no shared store).
+            ObjectCorrupt: The shared copy's bytes do not match its name (nothing is kept).
+        """
+        if self.remote is None:
+            raise _missing(digest)
+        fd, tmp = self._new_tmp()
+        try:
+            self.remote.download(digest, fd)
+            os.fchmod(fd, 0o444)
+            os.fsync(fd)
+            dest = self.path(digest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            failpoint("store.before_rename")
+            os.replace(tmp, dest)
+            _fsync_dir(dest.parent)
+        finally:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+
+    def _on_remote(self, digest: str) -> bool:
+        """Whether the shared store has an object (one LIST for the whole store, then remembered):
+        what reading commands, which never download, go by."""
+        if self.remote is None:
+            return False
+        if self._remote_has is None:
+            self._remote_has = self.remote.list_digests()
+        return digest in self._remote_has
 
     def _new_tmp(self) -> tuple[int, Path]:
         """A new, empty temporary object in ``tmp/``, locked: "a live writer" that sweep_tmp spares."""
@@ -243,8 +295,16 @@ class ObjectStore:
         if (digest, kind) in self._verified:
             return
         path = self.path(digest)
+        if not path.is_file() and self.read_only:
+            if not self._on_remote(digest):
+                raise _missing(digest)
+            self._verified.add((digest, kind))  # in the shared store, verified when it is fetched
+            return
         if not path.is_file():
-            raise ObjectMissing(f"object {digest} is missing from the store", "re-run the step that made it")
+            self.fetch(digest)  # or ObjectMissing
+            if kind == "file":
+                self._verified.add((digest, kind))  # verified as it arrived
+                return
         actual, _ = hash_file(path)
         if actual != digest:
             moved = quarantine and not self.read_only
@@ -319,6 +379,10 @@ class ObjectStore:
             for f in d.iterdir()
             if not is_ignored(f.name)
         )
+
+
+def _missing(digest: str) -> ObjectMissing:
+    return ObjectMissing(f"object {digest} is missing from the store", "re-run the step that made it")
 
 
 def _open_regular(src: Path) -> IO[bytes]:

@@ -1,0 +1,193 @@
+"""The shared store: a local cache in front of S3 (a real SeaweedFS), written through and read
+through; ``wfc cache push|pull``; and two project checkouts ("two machines") sharing one PostgreSQL
+and one bucket, running the same pipeline at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Proj
+from tests.postgres_server import PgServer
+from tests.seaweed_server import SeaweedServer
+from wfc.cache.hashing import hash_file
+from wfc.store.local import ObjectCorrupt, ObjectMissing, ObjectStore
+from wfc.store.s3 import S3Store
+
+
+@pytest.fixture
+def prefix(seaweed: SeaweedServer) -> str:
+    """A store URL of this test's own under the session's bucket."""
+    return f"s3://{seaweed.bucket}/{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def remote(seaweed: SeaweedServer, prefix: str) -> S3Store:
+    return S3Store(prefix, env=seaweed.env())
+
+
+def _tree(root: Path) -> Path:
+    (root / "sub" / "empty").mkdir(parents=True)
+    (root / "a.txt").write_text("a")
+    (root / "sub" / "big.bin").write_bytes(os.urandom(5 << 20))
+    return root
+
+
+def test_objects_are_written_through_and_read_back_through_a_fresh_cache(
+    tmp_path: Path, remote: S3Store
+) -> None:
+    one = ObjectStore(tmp_path / "one", remote=remote)
+    (tmp_path / "f.txt").write_text("hello")
+    digest, _ = one.put_file(tmp_path / "f.txt")
+    tree, _ = one.put_tree(_tree(tmp_path / "dir"))
+    files = {str(d) for _p, m, _s, d in one.read_tree(tree) if m != "d"}
+    assert remote.list_digests() == {digest, tree, *files}
+
+    other = ObjectStore(tmp_path / "other", remote=remote)  # another machine: an empty cache
+    assert not other.has(digest)
+    other.materialize(tree, "dir", tmp_path / "back")
+    assert hash_file(tmp_path / "back" / "sub" / "big.bin") == hash_file(tmp_path / "dir" / "sub" / "big.bin")
+    assert (tmp_path / "back" / "sub" / "empty").is_dir()
+    other.verify(digest)
+    assert other.path(digest).read_text() == "hello" and other.path(digest).stat().st_mode & 0o777 == 0o444
+    assert set(other.iter_objects()) == {digest, tree, *files}
+    assert not list((tmp_path / "other" / "tmp").iterdir())
+
+
+def test_reading_commands_see_shared_objects_without_downloading(tmp_path: Path, remote: S3Store) -> None:
+    (tmp_path / "f.txt").write_text("shared")
+    digest, _ = ObjectStore(tmp_path / "one", remote=remote).put_file(tmp_path / "f.txt")
+    reader = ObjectStore(tmp_path / "reader", remote=remote).reader()
+    reader.verify(digest)  # present: in the shared store
+    with pytest.raises(ObjectMissing, match=r"^object blake3:0{64} is missing from the store$"):
+        reader.verify("blake3:" + "0" * 64)
+    assert not (tmp_path / "reader").exists()  # nothing written, not even a directory
+
+
+def test_a_corrupt_shared_object_is_refused_and_nothing_is_kept(
+    tmp_path: Path, remote: S3Store, seaweed: SeaweedServer
+) -> None:
+    (tmp_path / "f.txt").write_text("the truth")
+    digest, _ = ObjectStore(tmp_path / "one", remote=remote).put_file(tmp_path / "f.txt")
+    seaweed.client().put_object(Bucket=remote.bucket, Key=remote.key(digest), Body=b"a lie")
+    other = ObjectStore(tmp_path / "other", remote=remote)
+    with pytest.raises(ObjectCorrupt, match=r"is corrupt \(its bytes hash to blake3:"):
+        other.verify(digest)
+    assert other.iter_objects() == [] and not list((tmp_path / "other" / "tmp").iterdir())
+
+
+def test_push_and_pull_need_a_shared_store(project: Proj) -> None:
+    for verb in ("push", "pull"):
+        proc = project.wfc("cache", verb)
+        assert proc.returncode == 2
+        assert proc.stderr.strip().splitlines() == [
+            "error: this project has no shared store to push to or pull from",
+            "hint: set WFC_STORE=s3://BUCKET/PREFIX (and WFC_S3_ENDPOINT for a server other than AWS)",
+        ]
+
+
+def _checkout(source: Proj, root: Path) -> Proj:
+    """Another machine's copy of a project: its files, none of its state (.wfc)."""
+    shutil.copytree(source.root, root, ignore=shutil.ignore_patterns(".wfc"), symlinks=True)
+    return Proj(root)
+
+
+def _transfer(proj: Proj, verb: str, env: dict[str, str], *args: str) -> dict[str, object]:
+    proc = proj.wfc("cache", verb, "--json", *args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return dict(json.loads(proc.stdout))
+
+
+def test_push_then_pull_move_only_what_is_missing_and_a_killed_pull_resumes(
+    chained: Proj, prefix: str, seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    (chained.root / "s3.txt").write_text("not in the pipeline\n")
+    chained.wfc("sample", "add", "s3", "s3.txt", check=True)
+    ran = chained.wfc("run-pipeline", "pipeline.json", "--json", timeout=600)  # a laptop: local store only
+    assert ran.returncode == 0, ran.stderr
+    pr = json.loads(ran.stdout)["pipeline_run"]
+    shared = {**seaweed.env(), "WFC_STORE": prefix}  # the same .wfc/store is now the cache in front
+    local = len(ObjectStore(chained.root / ".wfc" / "store").iter_objects())
+    first = _transfer(chained, "push", shared)
+    assert (first["moved"], first["present"], first["missing"]) == (local, 0, [])
+    again = _transfer(chained, "push", shared)
+    assert (again["moved"], again["present"]) == (0, local)
+
+    other = _checkout(chained, tmp_path / "other")
+    env = {**shared, "WFC_DATABASE_URL": f"sqlite:///{chained.root / '.wfc' / 'wfc.db'}"}
+    killed = other.wfc(
+        "cache", "pull", "--pipeline-run", pr, env={**env, "WFC_FAILPOINT": "store.before_rename"}
+    )
+    assert killed.returncode == -9
+    cache = ObjectStore(other.root / ".wfc" / "store")
+    assert all(hash_file(cache.path(d))[0] == d for d in cache.iter_objects())  # nothing half-written
+    pulled = _transfer(other, "pull", env, "--pipeline-run", pr)
+    assert pulled["moved"] and pulled["missing"] == []
+    wanted = int(pulled["moved"]) + int(pulled["present"])  # type: ignore[call-overload]
+    assert wanted < local  # the closure of one pipeline run, not the whole store (not sample s3)
+    assert _transfer(other, "pull", env, "--pipeline-run", pr)["moved"] == 0
+    assert all(hash_file(cache.path(d))[0] == d for d in cache.iter_objects())
+
+
+def _outputs(url: str) -> dict[str, set[tuple[str, str]]]:
+    """Output hashes by step key, of every recorded run in the shared database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT r.key, o.slot, o.content_hash FROM runs r JOIN run_outputs o ON o.run_id = r.id")
+        )
+        found: dict[str, set[tuple[str, str]]] = {}
+        for key, slot, digest in rows:
+            found.setdefault(key, set()).add((slot, digest))
+    engine.dispose()
+    return found
+
+
+def test_two_machines_run_one_pipeline_at_once_and_execute_each_key_once(
+    chained: Proj, postgres: PgServer, seaweed: SeaweedServer, prefix: str, tmp_path: Path
+) -> None:
+    url = postgres.fresh(f"wfc_two_{uuid.uuid4().hex[:8]}")
+    env = {**seaweed.env(), "WFC_STORE": prefix, "WFC_DATABASE_URL": url}
+    for name in ("s1", "s2"):
+        chained.wfc("sample", "add", name, f"{name}.txt", env=env, check=True)
+    a, b, c = chained, _checkout(chained, tmp_path / "b"), _checkout(chained, tmp_path / "c")
+    argv = [sys.executable, "-m", "wfc", "run-pipeline", "pipeline.json", "--json"]
+    out = subprocess.PIPE
+    procs = [
+        subprocess.Popen(argv, cwd=m.root, env=m.env(env), stdout=out, stderr=out, text=True) for m in (a, b)
+    ]
+    results = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [r[1] for r in results]
+    statuses = sorted(s["status"] for r in results for s in json.loads(r[0])["steps"])
+    assert statuses == ["cached"] * 4 + ["completed"] * 4  # 4 keys, each executed by one machine only
+
+    third = json.loads(
+        c.wfc("run-pipeline", "pipeline.json", "--json", env=env, check=True, timeout=600).stdout
+    )
+    assert {s["status"] for s in third["steps"]} == {"cached"}
+    outputs = _outputs(url)
+    assert len(outputs) == 4 and all(len({d for _s, d in v}) == len(v) for v in outputs.values())
+    cache = ObjectStore(c.root / ".wfc" / "store")
+    fetched = set(cache.iter_objects())
+    recorded = {d for v in outputs.values() for _s, d in v}
+    assert fetched and fetched <= recorded | _tree_files(cache, recorded)  # pulled only what it needed
+
+
+def _tree_files(store: ObjectStore, digests: set[str]) -> set[str]:
+    files: set[str] = set()
+    for d in digests:
+        if store.has(d):
+            try:
+                files.update(str(f) for _p, m, _s, f in store.read_tree(d) if m != "d")
+            except (ObjectCorrupt, ValueError):
+                continue  # a file object, not a tree
+    return files
