@@ -129,7 +129,7 @@ def test_list_digests_lists_in_pages_never_heads(seaweed: SeaweedServer, tmp_pat
     )
     assert store.list_digests() == digests
     assert set(calls) == {"ListObjectsV2"} and calls["ListObjectsV2"] == 3
-    assert {d for d, _ in store.iter_objects_with_mtime()} == digests
+    assert {d for d, _, _ in store.iter_objects_with_mtime()} == digests
     assert make_store(seaweed, "t/listing-empty").list_digests() == set()
 
 

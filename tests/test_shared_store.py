@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Proj
+from tests.conftest import Proj, probe_pipeline
 from tests.postgres_server import PgServer
 from tests.seaweed_server import SeaweedServer
 from wfc.cache.hashing import hash_file
@@ -88,7 +90,7 @@ def test_push_and_pull_need_a_shared_store(project: Proj) -> None:
         proc = project.wfc("cache", verb)
         assert proc.returncode == 2
         assert proc.stderr.strip().splitlines() == [
-            "error: this project has no shared store to push to or pull from",
+            "error: this project has no shared store (its store is a local directory)",
             "hint: set WFC_STORE=s3://BUCKET/PREFIX (and WFC_S3_ENDPOINT for a server other than AWS)",
         ]
 
@@ -117,8 +119,8 @@ def test_push_then_pull_move_only_what_is_missing_and_a_killed_pull_resumes(
     local = len(ObjectStore(chained.root / ".wfc" / "store").iter_objects())
     first = _transfer(chained, "push", shared)
     assert (first["moved"], first["present"], first["missing"]) == (local, 0, [])
-    again = _transfer(chained, "push", shared)
-    assert (again["moved"], again["present"]) == (0, local)
+    again = chained.wfc("cache", "push", env=shared)
+    assert again.stderr == f"pushed 0 objects (0 bytes) to {prefix}; {local} already there\n"
 
     other = _checkout(chained, tmp_path / "other")
     env = {**shared, "WFC_DATABASE_URL": f"sqlite:///{chained.root / '.wfc' / 'wfc.db'}"}
@@ -191,3 +193,77 @@ def _tree_files(store: ObjectStore, digests: set[str]) -> set[str]:
             except (ObjectCorrupt, ValueError):
                 continue  # a file object, not a tree
     return files
+
+
+def test_gc_of_the_shared_store_waits_for_a_step_about_to_record_and_keeps_what_it_names(
+    chained: Proj, postgres: PgServer, seaweed: SeaweedServer, prefix: str, remote: S3Store, tmp_path: Path
+) -> None:
+    chained.write_pipeline(probe_pipeline(samples=["s1"]))
+    scout = _checkout(
+        chained, tmp_path / "scout"
+    )  # another team's records: its objects are unreferenced here
+    scout.wfc("sample", "add", "s1", "s1.txt", env={**seaweed.env(), "WFC_STORE": prefix}, check=True)
+    assert scout.run_step("probe", "--sample", "s1", env={**seaweed.env(), "WFC_STORE": prefix})["_exit"] == 0
+    (tmp_path / "junk").write_bytes(b"nobody names this")
+    junk = hash_file(tmp_path / "junk")[0]
+    remote.put_file(junk, tmp_path / "junk")
+
+    env = {
+        **seaweed.env(),
+        "WFC_STORE": prefix,
+        "WFC_DATABASE_URL": postgres.fresh(f"wfc_gc_{uuid.uuid4().hex[:8]}"),
+    }
+    chained.wfc("sample", "add", "s1", "s1.txt", env=env, check=True)
+    pause = tmp_path / "paused"
+    paused = {**env, "WFC_PAUSEPOINT": "record.before_commit", "WFC_PAUSE_FILE": str(pause)}
+    argv = [
+        sys.executable,
+        "-m",
+        "wfc",
+        "run-step",
+        "pipeline.json",
+        "--node=probe",
+        "--sample",
+        "s1",
+        "--json",
+    ]
+    out = subprocess.PIPE
+    with subprocess.Popen(
+        argv, cwd=chained.root, env=chained.env(paused), stdout=out, stderr=out, text=True
+    ) as step:
+        deadline = time.monotonic() + 120
+        while not pause.exists() and step.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pause.exists(), step.communicate()  # archived (the same bytes as the scout's), not recorded
+        gc_argv = [sys.executable, "-m", "wfc", "cache", "gc", "--shared", "--grace", "0", "--json"]
+        with subprocess.Popen(
+            gc_argv, cwd=chained.root, env=chained.env(env), stdout=out, stderr=out, text=True
+        ) as gc:
+            time.sleep(2)
+            assert gc.poll() is None  # waiting for the step to record what it found in the store
+            pause.unlink()
+            step_out, step_err = step.communicate(timeout=120)
+            gc_out, gc_err = gc.communicate(timeout=120)
+    assert step.returncode == 0, step_err
+    assert gc.returncode == 0, gc_err
+    recorded = json.loads(step_out)
+    report = json.loads(gc_out)
+    assert junk in report["removed"]
+    names = {o["hash"] for o in recorded["outputs"].values()}
+    assert names and not names & set(report["removed"])
+    assert names <= remote.list_digests()  # what the record names is still there for every machine
+    rerun = _checkout(chained, tmp_path / "third").run_step("probe", "--sample", "s1", env=env)
+    assert rerun["status"] == "cached" and rerun["_exit"] == 0
+    again = chained.wfc("cache", "gc", "--shared", "--grace", "0", "--dry-run", env=env)
+    assert re.fullmatch(
+        r"would remove 0 objects \(0 bytes\); kept \d+ referenced and 0 recent\n", again.stderr
+    )
+
+
+def test_gc_of_the_shared_store_needs_one(project: Proj) -> None:
+    proc = project.wfc("cache", "gc", "--shared")
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip().splitlines()[0]
+        == "error: this project has no shared store (its store is a local directory)"
+    )

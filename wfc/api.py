@@ -411,20 +411,24 @@ def cache_verify(project: Project, *, progress: Callable[[int, int], None] | Non
 
 
 def cache_gc(
-    project: Project, *, dry_run: bool = False, keep_last: int | None = None, grace: float = 300
+    project: Project,
+    *,
+    dry_run: bool = False,
+    keep_last: int | None = None,
+    grace: float = 300,
+    shared: bool = False,
 ) -> GcReport:
-    """Remove objects nothing kept references (``keep_last``: only the last N pipeline runs of
-    each pipeline, and pins), never one written less than ``grace`` seconds before a running step."""
+    """Remove objects nothing kept (``keep_last`` runs, pins) references (``shared``: from the bucket)."""
     from wfc.ops.care import gc
+    from wfc.ops.share import gc_shared
 
-    return gc(project, dry_run=dry_run, keep_last=keep_last, grace=grace)
+    return (gc_shared if shared else gc)(project, dry_run=dry_run, keep_last=keep_last, grace=grace)
 
 
 def cache_push(
     project: Project, *, pipeline_run: str | None = None, progress: Callable[[int, int], None] | None = None
 ) -> Transfer:
-    """Upload to the shared store (``WFC_STORE=s3://…``) the objects it lacks: all, or one pipeline
-    run's (what its steps read and wrote, logs, listings); UsageError without a shared store."""
+    """Upload to the shared store the objects it lacks: all, or one pipeline run's closure."""
     from wfc.ops.share import push
 
     return push(project, pipeline_run, progress or (lambda _done, _total: None))
@@ -433,8 +437,7 @@ def cache_push(
 def cache_pull(
     project: Project, *, pipeline_run: str | None = None, progress: Callable[[int, int], None] | None = None
 ) -> Transfer:
-    """Download from the shared store the objects the local cache lacks (all, or one pipeline
-    run's), each verified before it is named; UsageError without a shared store."""
+    """Download from the shared store what the local cache lacks, verified: all, or one run's closure."""
     from wfc.ops.share import pull
 
     return pull(project, pipeline_run, progress or (lambda _done, _total: None))

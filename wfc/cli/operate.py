@@ -75,24 +75,34 @@ def cache_gc(
     grace: Annotated[
         float, typer.Option("--grace", min=0, help="Seconds: never remove objects written this recently.")
     ] = 300,
+    shared: Annotated[
+        bool,
+        typer.Option(
+            "--shared", help="Collect the shared store (WFC_STORE=s3://…) instead of this machine's cache."
+        ),
+    ] = False,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Remove objects no recorded run, sample or pin references (never ones a running step may need).
+    With --shared, from the bucket every machine uses, safely while they run (docs/scale-out.md).
 
-    Example: wfc cache gc --keep-last 3 --dry-run
+    Examples: wfc cache gc --keep-last 3 --dry-run
+              wfc cache gc --shared --keep-last 5
     """
     from wfc import api
 
-    r = api.cache_gc(load_project(project), dry_run=dry_run, keep_last=keep_last, grace=grace)
+    p = load_project(project)
+    r = api.cache_gc(p, dry_run=dry_run, keep_last=keep_last, grace=grace, shared=shared)
     if json_out:
         emit_json(r)
         return
     verb = "would remove" if r.dry_run else "removed"
+    temp = "" if shared else f"; {verb} {plural(r.temp_files, 'stale temp file')}"
     say(
         f"{verb} {plural(len(r.removed), 'object')} ({plural(r.bytes, 'byte')}); kept {r.kept} referenced"
-        f" and {r.kept_recent} recent; {verb} {plural(r.temp_files, 'stale temp file')}"
+        f" and {r.kept_recent} recent{temp}"
     )
 
 

@@ -86,6 +86,12 @@ def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _
     return StoreCheck(len(digests), total, tuple(problems))
 
 
+def reachable(store: ObjectStore, refs: dict[str, set[str]]) -> set[str]:
+    """Every object the references of :func:`~wfc.lineage.query.referenced` reach: themselves,
+    and the files of the trees among them (those in ``store``)."""
+    return refs["file"] | refs["dir"] | refs["log"] | refs["meta"] | _tree_files(store, refs["dir"])
+
+
 def _tree_files(store: ObjectStore, trees: set[str]) -> set[str]:
     files: set[str] = set()
     for tree in trees:
@@ -128,11 +134,11 @@ def gc(
     with database(project.database_url) as db:  # prune writes
         refs = referenced(db, keep_last)
         oldest_running = counts(db)["oldest_running"]
-        reachable = refs["file"] | refs["dir"] | refs["log"] | refs["meta"] | _tree_files(store, refs["dir"])
+        keep = reachable(store, refs)
         cutoff = time.time() - grace
         if oldest_running is not None:
             cutoff = min(cutoff, oldest_running.replace(tzinfo=UTC).timestamp() - grace)
-        report = _sweep(store, reachable, cutoff, dry_run)
+        report = _sweep(store, keep, cutoff, dry_run)
         if keep_last is not None and not dry_run:
             prune(db, keep_last)  # their objects may now be gone: verify stops expecting them
     return report

@@ -1,18 +1,29 @@
-"""``wfc cache push`` and ``wfc cache pull``: the local store and the shared one, in bulk.
+"""The shared store in bulk: ``wfc cache push|pull`` and ``wfc cache gc --shared``.
 
-Everything, or one pipeline run's closure: the objects its steps read and wrote (a directory's
-tree and every file in it), their logs and their code and contract listings, which is exactly what
-another machine needs to rerun it fully cached or to ``export``/``show``/``why`` it.
+Push and pull move everything, or one pipeline run's closure: the objects its steps read and wrote
+(a directory's tree and every file in it), their logs and their code and contract listings, which
+is exactly what another machine needs to rerun it fully cached or to ``export``/``show``/``why`` it.
+
+gc of the shared store (ADR 0029) holds the store's collection lock exclusively while it decides
+and deletes: every step holds it shared from finding an object in the store to recording the run
+that names it, so nothing about to be named is deleted; objects younger than the grace period, or
+than the oldest running step less it, are kept too (uploads that no record names yet: a push).
 """
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
+
 from wfc.lineage import query
 from wfc.lineage.db import database
+from wfc.ops.care import GcReport, reachable
 from wfc.project import Project
+from wfc.step.claim import store_guard
 from wfc.store import remote
 from wfc.store.local import ObjectMissing, ObjectStore
-from wfc.store.remote import Progress, Transfer
+from wfc.store.remote import THREADS, Progress, Transfer
 
 
 def push(project: Project, pipeline_run: str | None, progress: Progress) -> Transfer:
@@ -45,3 +56,41 @@ def _closure(project: Project, store: ObjectStore, ref: str, *, fetch: bool) -> 
         except ObjectMissing:
             continue  # reported as missing by the transfer
     return digests
+
+
+def gc_shared(project: Project, *, dry_run: bool, keep_last: int | None, grace: float) -> GcReport:
+    """Remove from the shared store the objects nothing kept references (as ``gc`` does locally)."""
+    store = project.object_store()
+    bucket = remote.shared(store)
+    with (
+        store_guard(project.state_dir / "locks", project.database_url, exclusive=True),
+        database(project.database_url) as db,
+    ):
+        refs = query.referenced(db, keep_last)
+        oldest_running = query.counts(db)["oldest_running"]
+        for tree in refs["dir"]:  # its files are named only inside it: read it, here or there
+            if not store.has(tree):
+                try:
+                    store.fetch(tree)
+                except ObjectMissing:
+                    continue
+        keep = reachable(store, refs)
+        cutoff = time.time() - grace
+        if oldest_running is not None:
+            cutoff = min(cutoff, oldest_running.replace(tzinfo=UTC).timestamp() - grace)
+        removed: list[str] = []
+        freed = kept = young = 0
+        for digest, modified, size in bucket.iter_objects_with_mtime():
+            if digest in keep:
+                kept += 1
+            elif modified.timestamp() >= cutoff:
+                young += 1
+            else:
+                removed.append(digest)
+                freed += size
+        if not dry_run:
+            with ThreadPoolExecutor(THREADS) as pool:
+                list(pool.map(bucket.delete, removed))
+            if keep_last is not None:
+                query.prune(db, keep_last)
+    return GcReport(dry_run, tuple(sorted(removed)), freed, kept, young, 0)

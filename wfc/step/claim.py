@@ -40,22 +40,26 @@ def claim(locks_dir: Path, key: str, database_url: str = "") -> Iterator[bool]:
         database_url: The lineage database: a PostgreSQL one makes the claim a lease every
             machine sharing it respects.
     """
-    if database_url and make_url(database_url).get_backend_name() == "postgresql":
-        with _lease(database_url, key) as waited:
+    if _postgres(database_url):
+        with _lease(database_url, lease_id(key)) as waited:
             yield waited
-        return
-    locks_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(locks_dir / f"{hex_of(key)}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        waited = False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            waited = True
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield waited
-    finally:
-        os.close(fd)  # closing releases the lock
+    else:
+        with _flock(locks_dir / f"{hex_of(key)}.lock", exclusive=True) as waited:
+            yield waited
+
+
+@contextmanager
+def store_guard(locks_dir: Path, database_url: str = "", *, exclusive: bool = False) -> Iterator[None]:
+    """The shared store's collection lock (ADR 0029): held shared, briefly, by whatever makes an
+    object referenced (a hit verifying and recording, an execution archiving and recording) and
+    exclusively by ``wfc cache gc --shared`` while it decides and deletes, so no object is deleted
+    between being found in the store and being named by a record. A lease like the claims."""
+    if _postgres(database_url):
+        with _lease(database_url, GC_LEASE, shared=not exclusive):
+            yield
+    else:
+        with _flock(locks_dir / "gc.lock", exclusive=exclusive):
+            yield
 
 
 def lease_id(key: str) -> int:
@@ -64,16 +68,41 @@ def lease_id(key: str) -> int:
     return int.from_bytes(bytes.fromhex(hex_of(key)[:16]), "big", signed=True)
 
 
+GC_LEASE = int.from_bytes(b"wfc.gc/1", "big", signed=True)
+
+
+def _postgres(database_url: str) -> bool:
+    return bool(database_url) and make_url(database_url).get_backend_name() == "postgresql"
+
+
 @contextmanager
-def _lease(url: str, key: str) -> Iterator[bool]:
-    params = {"k": lease_id(key)}
+def _flock(path: Path, *, exclusive: bool) -> Iterator[bool]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        waited = False
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waited = True
+            fcntl.flock(fd, mode)
+        yield waited
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextmanager
+def _lease(url: str, lock: int, *, shared: bool = False) -> Iterator[bool]:
+    kind = "_shared" if shared else ""
+    params = {"k": lock}
     engine = create_engine(url, poolclass=NullPool, connect_args=KEEPALIVE)
     try:
         try:  # only taking the lease is reported here: errors of the step itself pass through
             conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            waited = not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), params).scalar()
+            waited = not conn.execute(text(f"SELECT pg_try_advisory_lock{kind}(:k)"), params).scalar()
             if waited:
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), params)
+                conn.execute(text(f"SELECT pg_advisory_lock{kind}(:k)"), params)
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             hint = "check WFC_DATABASE_URL and that the database server is running"
@@ -82,7 +111,7 @@ def _lease(url: str, key: str) -> Iterator[bool]:
             yield waited
         finally:
             with suppress(SQLAlchemyError):  # a lost connection has released the lease already
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), params)
+                conn.execute(text(f"SELECT pg_advisory_unlock{kind}(:k)"), params)
             conn.close()
     finally:
         engine.dispose()

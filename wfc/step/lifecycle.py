@@ -28,9 +28,9 @@ from wfc.model.status import Status
 from wfc.project import Project
 from wfc.runtime.base import OutputSink, Runtime
 from wfc.runtime.factory import make_runtime
-from wfc.step.claim import claim
+from wfc.step.claim import claim, store_guard
 from wfc.step.compare import Comparer
-from wfc.step.execute import Execution, execute
+from wfc.step.execute import ExecOutput, Execution, execute
 from wfc.step.outcome import StepOutcome, push_metrics
 from wfc.step.pipeline_run import enter_pipeline_run, leave_pipeline_run
 from wfc.step.resolve import ResolvedStep, Resolver, Warm
@@ -186,16 +186,18 @@ class Lifecycle:
         elif force:
             reason = "forced"
         else:
-            hit, reason = self.lookup()
-            if hit is not None:
-                return self.record_hit(*hit)
+            with self._guarded():
+                hit, reason = self.lookup()
+                if hit is not None:
+                    return self.record_hit(*hit)
         runtime = self.runtime or self._pooled_runtime()
         try:
             with claim(self.project.state_dir / "locks", self.step.key, self.project.database_url):
                 if spec.cache and not force:
-                    hit, _ = self.lookup()  # another claimant may have finished meanwhile
-                    if hit is not None:
-                        return self.record_hit(*hit)
+                    with self._guarded():
+                        hit, _ = self.lookup()  # another claimant may have finished meanwhile
+                        if hit is not None:
+                            return self.record_hit(*hit)
                 stale = self.lineage.fail_stale(self.step.key, HOST)
                 if stale:  # their process died: so must whatever it left running
                     runtime.reap(stale)
@@ -276,22 +278,7 @@ class Lifecycle:
                 log_dir=log_dir,
             )
         archiving = time.monotonic()
-        try:
-            rows = [
-                OutputRecord(
-                    run_id=run_id, slot=a.slot, path=a.path, content_hash=a.digest, size=a.size, kind=a.kind
-                )
-                for a in archive_outputs(self.store, result.out_dir, result.outputs)
-            ]
-            for document in self.step.method.documents:  # for `wfc why`: what the code and contract were
-                self.store.put_bytes(document)
-            failpoint("record.before_commit")
-        except (OSError, StepFailed) as exc:  # a full or failing disk, a special file: nothing recorded
-            message = exc.message if isinstance(exc, StepFailed) else f"could not store the outputs: {exc}"
-            with contextlib.suppress(Exception):  # the database may be on the failing disk too
-                self._fail(run_id, message, Status.FAILED)
-            raise
-        self.lineage.complete_run(run_id, rows, result.metrics, result.logs)
+        rows = self._archive_and_record(run_id, result)
         failpoint("record.after_commit")
         self.phases["archive"] = time.monotonic() - archiving
         shutil.rmtree(result.out_dir.parent / "inputs", ignore_errors=True)
@@ -314,6 +301,42 @@ class Lifecycle:
             runtime = make_runtime(self.project.get("runtime"), self.step.env_name, self.step.env_digest)
             self.warm.images.add(self.step.env_digest)
         return runtime
+
+    def _archive_and_record(self, run_id: str, result: ExecOutput) -> list[OutputRecord]:
+        """Put every output into the store, then record the run ``completed`` with them; a disk
+        or output that fails on the way records the run ``failed`` (if the database allows)."""
+        with self._guarded():  # from the store's answer to the record naming it
+            try:
+                archived = archive_outputs(self.store, result.out_dir, result.outputs)
+                rows = [
+                    OutputRecord(
+                        run_id=run_id,
+                        slot=a.slot,
+                        path=a.path,
+                        content_hash=a.digest,
+                        size=a.size,
+                        kind=a.kind,
+                    )
+                    for a in archived
+                ]
+                for document in self.step.method.documents:  # for `wfc why`: what the code and contract were
+                    self.store.put_bytes(document)
+                failpoint("record.before_commit")
+            except (OSError, StepFailed) as exc:  # a full or failing disk, a special file: nothing recorded
+                message = (
+                    exc.message if isinstance(exc, StepFailed) else f"could not store the outputs: {exc}"
+                )
+                with contextlib.suppress(Exception):  # the database may be on the failing disk too
+                    self._fail(run_id, message, Status.FAILED)
+                raise
+            self.lineage.complete_run(run_id, rows, result.metrics, result.logs)
+        return rows
+
+    def _guarded(self) -> contextlib.AbstractContextManager[object]:
+        """With a shared store, its collection lock, held shared (``store_guard``)."""
+        if self.store.remote is None:
+            return contextlib.nullcontext()
+        return store_guard(self.project.state_dir / "locks", self.project.database_url)
 
     def _fail(self, run_id: str, message: str, status: Status) -> None:
         self.lineage.fail_run(

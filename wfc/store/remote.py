@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -37,6 +38,14 @@ class Remote(Protocol):
 
     def download(self, digest: str, fd: int) -> None:
         """Write the object into the empty file ``fd``, verified against its name."""
+        ...
+
+    def iter_objects_with_mtime(self) -> Iterable[tuple[str, datetime, int]]:
+        """Every object as ``(digest, last modified, size)``, in bulk."""
+        ...
+
+    def delete(self, digest: str) -> None:
+        """Remove an object (absent: nothing to do)."""
         ...
 
 
@@ -106,7 +115,7 @@ def shared(store: ObjectStore) -> Remote:
     """
     if store.remote is None:
         raise UsageError(
-            "this project has no shared store to push to or pull from",
+            "this project has no shared store (its store is a local directory)",
             "set WFC_STORE=s3://BUCKET/PREFIX (and WFC_S3_ENDPOINT for a server other than AWS)",
         )
     return store.remote

@@ -117,19 +117,19 @@ class S3Store:
         return f"{ALGORITHM}:{hexpart}"
 
     # -- listing --------------------------------------------------------------------------
-    def iter_objects_with_mtime(self) -> Iterator[tuple[str, datetime]]:
-        """Every object as ``(digest, last modified)``, by paginated LIST (1000 keys a request)."""
+    def iter_objects_with_mtime(self) -> Iterator[tuple[str, datetime, int]]:
+        """Every object as ``(digest, last modified, size)``, by paginated LIST (1000 keys a request)."""
         with self._errors():
             pages = self.client.get_paginator("list_objects_v2")
             for page in pages.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}objects/"):
                 for item in page.get("Contents", []):
                     digest = self._digest_of(item["Key"])
                     if digest is not None:
-                        yield digest, item["LastModified"]
+                        yield digest, item["LastModified"], item["Size"]
 
     def list_digests(self) -> set[str]:
         """The digests of every object in the store: bulk existence, by LIST."""
-        return {digest for digest, _ in self.iter_objects_with_mtime()}
+        return {digest for digest, _, _ in self.iter_objects_with_mtime()}
 
     # -- writing --------------------------------------------------------------------------
     def put_file(self, digest: str, path: Path) -> bool:
