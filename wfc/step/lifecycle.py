@@ -186,18 +186,16 @@ class Lifecycle:
         elif force:
             reason = "forced"
         else:
-            with self._guarded():
-                hit, reason = self.lookup()
-                if hit is not None:
-                    return self.record_hit(*hit)
+            hit_outcome, reason = self.reuse()
+            if hit_outcome is not None:
+                return hit_outcome
         runtime = self.runtime or self._pooled_runtime()
         try:
             with claim(self.project.state_dir / "locks", self.step.key, self.project.database_url):
                 if spec.cache and not force:
-                    with self._guarded():
-                        hit, _ = self.lookup()  # another claimant may have finished meanwhile
-                        if hit is not None:
-                            return self.record_hit(*hit)
+                    hit_outcome, _ = self.reuse()  # another claimant may have finished meanwhile
+                    if hit_outcome is not None:
+                        return hit_outcome
                 stale = self.lineage.fail_stale(self.step.key, HOST)
                 if stale:  # their process died: so must whatever it left running
                     runtime.reap(stale)
@@ -208,6 +206,13 @@ class Lifecycle:
             if self.runtime is None:
                 with self.warm.guard:
                     self.warm.runtimes.append(runtime)
+
+    def reuse(self) -> tuple[StepOutcome | None, str | None]:
+        """Record a hit if there is one (under the shared store's collection lock: from finding
+        its outputs to naming them); else None and why not."""
+        with self._guarded():
+            hit, reason = self.lookup()
+            return (self.record_hit(*hit) if hit is not None else None), reason
 
     def lookup(self) -> tuple[Reusable | None, str | None]:
         """The completed run this step can reuse (outputs verified), or None and why not."""
