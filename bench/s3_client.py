@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,13 +85,14 @@ def one(client: str, op: str, bucket: str, key: str, path: Path, digest: str) ->
         else:
             c.download_file(bucket, key, str(path), Config=config)
     elif client == "wfc-s3":
+        from wfc.store.local import ObjectStore
         from wfc.store.s3 import S3Store
 
         store = S3Store(f"s3://{bucket}/{key}", env, part_size=PART, threads=THREADS)
         if op == "up":
             store.put_file(digest, path)  # includes re-hashing the file: what every put costs
-        else:
-            store.get_file(digest, path)
+        else:  # what a hit on another machine does: fetch into its local cache, verified
+            ObjectStore(path.parent / f"cache-{path.name}", remote=store).fetch(digest)
     else:
         import obstore
 
@@ -144,6 +146,7 @@ def big_objects(server: Any, root: Path, sizes: list[int], reps: int) -> dict[st
                     path = src if op == "up" else root / f"dest-{mib}"
                     if op == "down":
                         path.unlink(missing_ok=True)
+                        shutil.rmtree(root / f"cache-{path.name}", ignore_errors=True)
                     try:
                         got = in_child(client, op, key, path, digest, server)
                     except subprocess.CalledProcessError as exc:
@@ -157,6 +160,11 @@ def big_objects(server: Any, root: Path, sizes: list[int], reps: int) -> dict[st
                     rate, rss = best["mib_per_s"], best["peak_rss_mib"]
                     print(f"{mib:5} MiB {client:15} {op:4} {rate:7.1f} MiB/s  peak RSS {rss:.0f} MiB")
             results.setdefault(f"{mib}MiB", {})[client] = row
+        by = results[f"{mib}MiB"]
+        for op in ("up", "down"):  # issue 14: >= 0.8 of the same client's raw transfer
+            ratio = by["wfc-s3"][op]["mib_per_s"] / by["boto3-tm"][op]["mib_per_s"]
+            by[f"wfc_over_raw_{op}"] = round(ratio, 3)
+            print(f"{mib:5} MiB wfc / raw boto3 {op:4} {ratio:.2f} (target >= 0.8)")
         src.unlink()
         (root / f"dest-{mib}").unlink(missing_ok=True)
     return results

