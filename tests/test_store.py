@@ -15,6 +15,7 @@ from wfc.cache.hashing import hash_file
 from wfc.errors import StepFailed
 from wfc.store.archive import archive_outputs
 from wfc.store.local import ObjectCorrupt, ObjectMissing, ObjectStore
+from wfc.store.tempfiles import adopt
 
 
 def test_put_file_is_content_addressed_read_only_and_deduplicated(tmp_path: Path) -> None:
@@ -183,7 +184,8 @@ def test_an_output_being_moved_is_locked_and_a_killed_move_leaves_no_object(tmp_
     src.write_bytes(b"old output")
     old = time.time() - 600  # older than the sweep's grace period, as a slow method's output is
     os.utime(src, (old, old))
-    adopted = store._adopt(src)
+    (store.root / "tmp").mkdir(parents=True)
+    adopted = adopt(src, store.root / "tmp")  # what put_file(move=True) does first
     assert adopted is not None and not src.exists()
     assert ObjectStore(store.root).sweep_tmp(dry_run=True) == 0  # a live writer's: spared
     digest, _ = store._seal(*adopted)

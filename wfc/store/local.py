@@ -19,18 +19,16 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 import shutil
 import stat
-import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal
 
 from wfc.cache.hashing import ALGORITHM, canonical_json, hash_bytes, hash_file, hex_of, is_ignored
 from wfc.errors import StepFailed, WfcError
 from wfc.failpoints import failpoint
+from wfc.store.tempfiles import adopt, copy_into, new_tmp, sweep, write_all
 
 if TYPE_CHECKING:
     from wfc.store.remote import Remote
@@ -54,8 +52,6 @@ class StoreReadOnly(WfcError):
 
 
 _BUG = "a command that only reads tried to write; please report this as a bug"
-TMP_PREFIX = "obj-"  # a temporary object in tmp/, locked by its writer until renamed
-TMP_GRACE_S = 60  # never sweep a younger one: its writer may not have locked it yet
 
 
 class ObjectStore:
@@ -101,10 +97,10 @@ class ObjectStore:
                 renamed into the store instead of copied when it is a plain file with one link on
                 the store's file system, so its bytes are read once (to hash) and made durable once.
         """
-        adopted = self._adopt(src) if move else None
+        adopted = adopt(src, self._tmp_dir()) if move else None
         if adopted is not None:
             return self._seal(*adopted)
-        return self._seal(*self._new_tmp(), fill=lambda fd: _copy_into(src, fd))
+        return self._seal(*new_tmp(self._tmp_dir()), fill=lambda fd: copy_into(src, fd))
 
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` as an object and return its digest."""
@@ -113,7 +109,7 @@ class ObjectStore:
             _touch(self.path(digest))
             self._share(digest)
             return digest
-        return self._seal(*self._new_tmp(), fill=lambda fd: _write_all(fd, data))[0]
+        return self._seal(*new_tmp(self._tmp_dir()), fill=lambda fd: write_all(fd, data))[0]
 
     def put_tree(self, src: Path, *, move: bool = False) -> tuple[str, int]:
         """Store a directory: each file, then the tree listing; return ``(tree digest, total size)``.
@@ -169,7 +165,7 @@ class ObjectStore:
         """
         if self.remote is None:
             raise _missing(digest)
-        fd, tmp = self._new_tmp()
+        fd, tmp = new_tmp(self._tmp_dir())
         try:
             self.remote.download(digest, fd)
             os.fchmod(fd, 0o444)
@@ -192,37 +188,6 @@ class ObjectStore:
             self._remote_has = self.remote.list_digests()
         return digest in self._remote_has
 
-    def _new_tmp(self) -> tuple[int, Path]:
-        """A new, empty temporary object in ``tmp/``, locked: "a live writer" that sweep_tmp spares."""
-        fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix=TMP_PREFIX)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return fd, Path(name)
-
-    def _adopt(self, src: Path) -> tuple[int, Path] | None:
-        """Rename a file the caller gives up into ``tmp/``, locked before it moves; None when it
-        cannot be taken without a copy (not a plain file, linked elsewhere, another owner or file
-        system), and then it is left where it is."""
-        tmp_dir = self._tmp_dir()
-        try:
-            fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            return None  # a symbolic link (or gone): the copy reads what it names, or says why not
-        st = os.fstat(fd)
-        mine = st.st_uid == os.geteuid() or os.geteuid() == 0
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or not mine:
-            os.close(fd)
-            return None
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        tmp = tmp_dir / f"{TMP_PREFIX}{secrets.token_hex(12)}"
-        try:
-            os.rename(src, tmp)
-        except OSError:
-            os.close(fd)
-            return None
-        if st.st_uid != os.geteuid():
-            os.fchown(fd, os.geteuid(), os.getegid())  # a container user's file, owned by the store's
-        return fd, tmp
-
     def _seal(self, fd: int, tmp: Path, fill: Callable[[int], None] | None = None) -> tuple[str, int]:
         """Fill a locked temporary object, hash it (what was stored is what is named), make it
         read-only and durable, and rename it into place; it is gone from ``tmp/`` afterwards."""
@@ -238,6 +203,11 @@ class ObjectStore:
             os.close(fd)
             tmp.unlink(missing_ok=True)
 
+    def sweep_tmp(self, *, dry_run: bool = False) -> int:
+        """Remove the temporary files of writers that died before their rename (a kill, a crash);
+        return how many there were (see :func:`wfc.store.tempfiles.sweep`)."""
+        return sweep(self.root / "tmp", dry_run=dry_run)
+
     def _tmp_dir(self) -> Path:
         if self.read_only:
             raise StoreReadOnly(f"the store {self.root} is open read-only: refused a write", _BUG)
@@ -247,34 +217,6 @@ class ObjectStore:
             self._swept = True
             self.sweep_tmp()
         return tmp
-
-    def sweep_tmp(self, *, dry_run: bool = False) -> int:
-        """Remove the temporary files of writers that died before their rename (a kill, a crash):
-        those no live process holds locked, older than a minute (a new one is locked at once).
-        Return how many there were."""
-        tmp = self.root / "tmp"
-        if not tmp.is_dir():
-            return 0
-        stale = 0
-        for path in tmp.glob(f"{TMP_PREFIX}*"):
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-            except OSError:
-                continue  # gone already, or not ours
-            try:
-                old = os.fstat(fd).st_mtime < time.time() - TMP_GRACE_S
-                if not old or not stat.S_ISREG(os.fstat(fd).st_mode):
-                    continue
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # a live writer
-                stale += 1
-                if not dry_run:
-                    path.unlink(missing_ok=True)
-            finally:
-                os.close(fd)
-        return stale
 
     # -- reading --------------------------------------------------------------------------
     def verify(self, digest: str, kind: Kind = "file", *, quarantine: bool = True) -> None:
@@ -385,44 +327,7 @@ def _missing(digest: str) -> ObjectMissing:
     return ObjectMissing(f"object {digest} is missing from the store", "re-run the step that made it")
 
 
-def _open_regular(src: Path) -> IO[bytes]:
-    """Open a regular file for reading; never block on a FIFO or read a device.
-
-    Raises:
-        StepFailed: ``src`` is not a regular file (the step that made it fails).
-    """
-    fd = os.open(src, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            hint = "outputs may hold only regular files and directories"
-            raise StepFailed(f"not a regular file: {src}", hint)
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _copy_into(src: Path, fd: int) -> None:
-    """Copy a regular file's bytes into ``fd`` in the kernel (no trip through Python buffers)."""
-    with _open_regular(src) as inp:
-        size = os.fstat(inp.fileno()).st_size
-        copied = 0
-        while copied < size:
-            sent = os.sendfile(fd, inp.fileno(), copied, size - copied)
-            if sent == 0:
-                break  # the file shrank while being copied: the hash names what was copied
-            copied += sent
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _reflink(src: Path, dest: Path) -> bool:
-    import fcntl
 
     try:
         with src.open("rb") as s, dest.open("wb") as d:
