@@ -298,12 +298,11 @@ def _cancel(lineage: Lineage, pr_id: str, events: _Events) -> None:
     removed = 0
     try:
         from wfc.runtime.docker import docker_client
+        from wfc.runtime.reaper import remove_labelled
 
         client = docker_client()
         with closing(client):
-            for container in client.containers.list(all=True, filters={"label": f"wfc.pipeline-run={pr_id}"}):
-                container.remove(force=True)
-                removed += 1
+            removed = remove_labelled(client, f"wfc.pipeline-run={pr_id}")
     except Exception as exc:  # cancelling must go on: report and continue
         events.emit(PipelineNote(f"warning: could not remove this run's containers: {exc}", "warning"))
     events.emit(

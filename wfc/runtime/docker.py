@@ -18,7 +18,7 @@ from typing import Any
 
 from wfc.errors import InfraError, UsageError
 from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
-from wfc.runtime.reaper import release, start_watchdog
+from wfc.runtime.reaper import release, remove_labelled, start_watchdog
 
 DOCKER_HINT = "start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
 # A fixed API version spares a version round trip per process; every engine since 20.10 speaks it.
@@ -110,15 +110,7 @@ class DockerRuntime:
 
     def reap(self, run_ids: list[str]) -> int:
         """Remove the containers of runs whose wfc process died (found by their ``wfc.run`` label)."""
-        from docker.errors import APIError
-
-        removed = 0
-        for run_id in run_ids:
-            for container in self.client.containers.list(all=True, filters={"label": f"wfc.run={run_id}"}):
-                with contextlib.suppress(APIError):
-                    container.remove(force=True)
-                    removed += 1
-        return removed
+        return sum(remove_labelled(self.client, f"wfc.run={run_id}") for run_id in run_ids)
 
     def run(self, spec: ExecSpec) -> ExecResult:
         """Create, start and wait for the container; always remove it afterwards."""

@@ -50,14 +50,25 @@ def reap_orphans(client: Any, project_root: Path, over: Callable[[str], bool]) -
     """Remove this project's containers whose run (its ``wfc.run`` label) is ``over``: recorded as
     ended, unknown, or running in a process that died (one killed together with its watchdog).
     Return how many went."""
+
+    def alive(container: Any) -> bool:
+        return not over(container.labels.get("wfc.run", ""))
+
+    return remove_labelled(client, f"wfc.project={project_root}", keep=alive)
+
+
+def remove_labelled(client: Any, label: str, keep: Callable[[Any], bool] = lambda _c: False) -> int:
+    """Force-remove the containers labelled ``label`` (``key=value``) unless ``keep`` says to
+    keep one; return how many went (one gone already, or refusing, does not count)."""
     from docker.errors import APIError
 
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": f"wfc.project={project_root}"}):
-        if over(container.labels.get("wfc.run", "")):
-            with contextlib.suppress(APIError):
-                container.remove(force=True)
-                removed += 1
+    for container in client.containers.list(all=True, filters={"label": label}):
+        if keep(container):
+            continue
+        with contextlib.suppress(APIError):
+            container.remove(force=True)
+            removed += 1
     return removed
 
 
