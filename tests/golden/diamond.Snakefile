@@ -13,6 +13,11 @@ import uuid
 if not os.environ.get("WFC_PIPELINE_RUN"):
     os.environ.setdefault("WFC_PIPELINE_RUN_KEY", "snakemake:" + uuid.uuid4().hex)
 
+# A job Snakemake runs remotely (an executor such as slurm) runs its step itself, in the job and
+# within its limits; only local jobs hand theirs to run-pipeline's warm worker (WFC_WORKER).
+if workflow.remote_exec:
+    os.environ.pop("WFC_WORKER", None)
+
 WFC = config.get("wfc_command", ["wfc"])
 PROJECT = config.get("wfc_project", ".")
 PIPELINE = os.path.join(PROJECT, "pipelines/diamond.json")
