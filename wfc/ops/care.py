@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from wfc.cache.hashing import hash_file
 from wfc.failpoints import failpoint
-from wfc.lineage.db import database
+from wfc.lineage.db import Database, database
 from wfc.lineage.query import counts, prune, referenced, superseded, users_of
 from wfc.model.status import Status
 from wfc.project import Project
@@ -86,6 +86,16 @@ def verify(project: Project, progress: Callable[[int, int], None] = lambda _d, _
     return StoreCheck(len(digests), total, tuple(problems))
 
 
+def cutoff(db: Database, grace: float) -> float:
+    """The time before which an unreferenced object may go: ``grace`` seconds ago, or before the
+    oldest running step started less ``grace`` (it archives before it records)."""
+    oldest_running = counts(db)["oldest_running"]
+    moment = time.time() - grace
+    if oldest_running is not None:
+        moment = min(moment, oldest_running.replace(tzinfo=UTC).timestamp() - grace)
+    return moment
+
+
 def reachable(store: ObjectStore, refs: dict[str, set[str]]) -> set[str]:
     """Every object the references of :func:`~wfc.lineage.query.referenced` reach: themselves,
     and the files of the trees among them (those in ``store``)."""
@@ -133,12 +143,8 @@ def gc(
     store = project.object_store()
     with database(project.database_url) as db:  # prune writes
         refs = referenced(db, keep_last)
-        oldest_running = counts(db)["oldest_running"]
         keep = reachable(store, refs)
-        cutoff = time.time() - grace
-        if oldest_running is not None:
-            cutoff = min(cutoff, oldest_running.replace(tzinfo=UTC).timestamp() - grace)
-        report = _sweep(store, keep, cutoff, dry_run)
+        report = _sweep(store, keep, cutoff(db, grace), dry_run)
         if keep_last is not None and not dry_run:
             prune(db, keep_last)  # their objects may now be gone: verify stops expecting them
     return report

@@ -12,13 +12,12 @@ than the oldest running step less it, are kept too (uploads that no record names
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
+from contextlib import suppress
 
 from wfc.lineage import query
 from wfc.lineage.db import database
-from wfc.ops.care import GcReport, reachable
+from wfc.ops.care import GcReport, cutoff, reachable
 from wfc.project import Project
 from wfc.step.claim import store_guard
 from wfc.store import remote
@@ -46,16 +45,18 @@ def _closure(project: Project, store: ObjectStore, ref: str, *, fetch: bool) -> 
     remote.shared(store)  # the one "no shared store" error, before any database work
     with database(project.database_url, read_only=True) as db:
         found = query.pipeline_run_objects(db, query.find_pipeline_run(db, ref).id)
-    digests = set().union(*found.values())
-    for tree in found["dir"]:
-        try:
-            if not store.has(tree) and fetch:
+    if fetch:
+        _fetch_missing(store, found["dir"])
+    return reachable(store, found)
+
+
+def _fetch_missing(store: ObjectStore, trees: set[str]) -> None:
+    """Bring the tree objects the cache lacks from the shared store: their files are named only
+    inside them (one missing there too is reported by whoever needs it)."""
+    for tree in trees:
+        if not store.has(tree):
+            with suppress(ObjectMissing):
                 store.fetch(tree)
-            if store.has(tree):
-                digests.update(str(d) for _p, mode, _s, d in store.read_tree(tree) if mode != "d")
-        except ObjectMissing:
-            continue  # reported as missing by the transfer
-    return digests
 
 
 def gc_shared(project: Project, *, dry_run: bool, keep_last: int | None, grace: float) -> GcReport:
@@ -67,23 +68,15 @@ def gc_shared(project: Project, *, dry_run: bool, keep_last: int | None, grace: 
         database(project.database_url) as db,
     ):
         refs = query.referenced(db, keep_last)
-        oldest_running = query.counts(db)["oldest_running"]
-        for tree in refs["dir"]:  # its files are named only inside it: read it, here or there
-            if not store.has(tree):
-                try:
-                    store.fetch(tree)
-                except ObjectMissing:
-                    continue
+        _fetch_missing(store, refs["dir"])
         keep = reachable(store, refs)
-        cutoff = time.time() - grace
-        if oldest_running is not None:
-            cutoff = min(cutoff, oldest_running.replace(tzinfo=UTC).timestamp() - grace)
+        before = cutoff(db, grace)
         removed: list[str] = []
         freed = kept = young = 0
         for digest, modified, size in bucket.iter_objects_with_mtime():
             if digest in keep:
                 kept += 1
-            elif modified.timestamp() >= cutoff:
+            elif modified.timestamp() >= before:
                 young += 1
             else:
                 removed.append(digest)

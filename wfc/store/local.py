@@ -138,7 +138,9 @@ class ObjectStore:
         digest, size = self.put_file(src, move=move)
         return digest, size, "file"
 
-    def _commit(self, tmp: Path, digest: str) -> None:
+    def _commit(self, tmp: Path, digest: str, *, share: bool = True) -> None:
+        """Name a sealed temporary object (or mark the present one used) and, unless it came
+        from there, write it through to the shared store."""
         dest = self.path(digest)
         if dest.is_file():
             _touch(dest)  # append-only: never rewritten, but marked as just used (gc spares it)
@@ -147,7 +149,8 @@ class ObjectStore:
             failpoint("store.before_rename")
             os.replace(tmp, dest)
             _fsync_dir(dest.parent)
-        self._share(digest)
+        if share:
+            self._share(digest)
 
     # -- the shared store ------------------------------------------------------------------
     def _share(self, digest: str) -> None:
@@ -170,11 +173,7 @@ class ObjectStore:
             self.remote.download(digest, fd)
             os.fchmod(fd, 0o444)
             os.fsync(fd)
-            dest = self.path(digest)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            failpoint("store.before_rename")
-            os.replace(tmp, dest)
-            _fsync_dir(dest.parent)
+            self._commit(tmp, digest, share=False)
         finally:
             os.close(fd)
             tmp.unlink(missing_ok=True)
