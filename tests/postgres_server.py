@@ -1,12 +1,13 @@
-"""A throwaway PostgreSQL cluster for tests, on a unix socket only (no TCP port), that a test can
-stop and start again (the database going away mid-run). Started and stopped by the fixture that
-made it; nothing else on the machine is touched."""
+"""A throwaway PostgreSQL cluster for tests, on a unix socket and a free TCP port of 127.0.0.1 (for
+containers on the host network), that a test can stop and start again (the database going away
+mid-run). Started and stopped by the fixture that made it; nothing else on the machine is touched."""
 
 from __future__ import annotations
 
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class PgServer:
 
     bin_dir: Path
     root: Path
+    port: int
 
     @classmethod
     def create(cls, bin_dir: Path) -> PgServer:
@@ -42,10 +44,13 @@ class PgServer:
         if os.geteuid() == 0:
             for path in (root / "postgres.log", root, root / "sock"):
                 shutil.chown(path, "postgres")
-        server = cls(bin_dir, root)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = cls(bin_dir, root, port)
         server._run("initdb", "-D", str(root / "data"), "-U", "postgres", "--auth=trust")
         server.start()
-        server._run("createdb", "-h", str(root / "sock"), "-U", "postgres", "wfc")
+        server._run("createdb", "-h", str(root / "sock"), "-p", str(port), "-U", "postgres", "wfc")
         return server
 
     def _run(self, tool: str, *args: str) -> None:
@@ -54,7 +59,7 @@ class PgServer:
     def start(self) -> None:
         log, sock = self.root / "postgres.log", self.root / "sock"  # the server must not inherit our pipes
         # a team's server: every executing step holds its lease connection besides its pool (ADR 0027)
-        options = f"-k {sock} -c listen_addresses='' -c max_connections=300"
+        options = f"-k {sock} -p {self.port} -c listen_addresses=127.0.0.1 -c max_connections=300"
         self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(log), "-w", "-o", options, "start")
 
     def stop(self) -> None:
@@ -62,11 +67,15 @@ class PgServer:
 
     def fresh(self, name: str) -> str:
         """Create the database ``name`` (a test's own) and return its URL."""
-        self._run("createdb", "-h", str(self.root / "sock"), "-U", "postgres", name)
+        self._run("createdb", "-h", str(self.root / "sock"), "-p", str(self.port), "-U", "postgres", name)
         return self.url(name)
 
     def url(self, database: str = "wfc") -> str:
-        return f"postgresql+psycopg://postgres@/{database}?host={self.root / 'sock'}"
+        return f"postgresql+psycopg://postgres@/{database}?host={self.root / 'sock'}&port={self.port}"
+
+    def tcp_url(self, database: str = "wfc") -> str:
+        """The URL over TCP on 127.0.0.1 (for a container on the host network)."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

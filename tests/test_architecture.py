@@ -27,7 +27,7 @@ LAYERS: dict[str, set[str]] = {
     "methods": {"model", "cache", "project"},
     "samples": {"model", "cache", "lineage", "project"},
     "metrics": {"model"},
-    "bundle": {"cache", "store", "project", "methods"},
+    "bundle": {"cache", "store", "project", "methods", "samples"},  # samples: the lock it carries
     "environments": {"model", "cache", "project", "runtime"},
     "scaffold": {"project"},
 }

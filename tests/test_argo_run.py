@@ -1,12 +1,14 @@
 """The generated Argo tasks, run as Argo would: in dependency order, each in its own container of
 its template's image (built with ``--with-wfc``), with its args, env, user, read-only root and
-volumes; the outputs equal those of ``wfc run-pipeline``."""
+volumes, and no shared volume (``project.claimName: null``): a task shares only PostgreSQL and the
+S3 store with the others; the outputs equal those of ``wfc run-pipeline``."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+import uuid
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Proj, add_examples, build_envs
+from tests.conftest import REPO, Proj, build_envs
+from tests.postgres_server import PgServer
+from tests.seaweed_server import SeaweedServer
 
 pytestmark = pytest.mark.docker
 CA = "/etc/ssl/certs/ca-certificates.crt"
@@ -27,64 +31,74 @@ def wfc_envs(docker_engine: None, tmp_path_factory: pytest.TempPathFactory) -> P
     return build_envs(tmp_path_factory.mktemp("wfc-envs"), "--with-wfc", "--ca-bundle", CA)
 
 
-def _project(root: Path, envs: Path) -> Proj:
+def _project(root: Path, envs: Path, env: dict[str, str] | None = None) -> Proj:
     proj = Proj(root)
     proj.wfc("init", str(root), check=True)
     shutil.copytree(envs, root / "environments", dirs_exist_ok=True)
-    return add_examples(proj)
+    shutil.copytree(REPO / "methods", root / "methods", dirs_exist_ok=True)
+    shutil.copytree(REPO / "examples", root / "examples")
+    for name in ("east", "north", "south"):
+        proj.wfc("sample", "add", name, f"examples/data/{name}.csv", env=env, check=True)
+    return proj
 
 
 def _docker_run(
-    template: dict[str, Any], params: dict[str, str], project: Path, spec: dict[str, Any]
+    template: dict[str, Any], params: dict[str, str], settings: dict[str, str], spec: dict[str, Any]
 ) -> None:
+    """One task in its own container: on the host network (PostgreSQL and SeaweedFS listen on
+    127.0.0.1), its settings as the ``wfc-settings`` Secret would give them, no project volume."""
     container = template["container"]
     args = [a.replace("{{workflow.uid}}", "3f2a-workflow-uid") for a in container["args"]]
     for key, value in params.items():
         args = [a.replace(f"{{{{inputs.parameters.{key}}}}}", value) for a in args]
     security = container["securityContext"]
     pod = spec["securityContext"]
-    argv = ["docker", "run", "--rm", "--network", "none", f"--user={pod['runAsUser']}:{pod['runAsGroup']}"]
+    argv = ["docker", "run", "--rm", "--network", "host", f"--user={pod['runAsUser']}:{pod['runAsGroup']}"]
     if security.get("readOnlyRootFilesystem"):
         argv.append("--read-only")
     if "ALL" in security.get("capabilities", {}).get("drop", []):
         argv.append("--cap-drop=ALL")
     if security.get("allowPrivilegeEscalation") is False:
         argv.append("--security-opt=no-new-privileges")
-    for mount in container["volumeMounts"]:
-        if mount["name"] == "wfc-project":
-            argv += ["-v", f"{project}:{mount['mountPath']}"]
-        elif mount["name"] == "wfc-scratch":
-            argv += ["--tmpfs", f"{mount['mountPath']}:rw,mode=1777"]
-    for item in container["env"]:
-        argv += ["-e", f"{item['name']}={item['value']}"]
+    assert [m["name"] for m in container["volumeMounts"]] == ["wfc-scratch"]
+    owner = f"uid={pod['runAsUser']},gid={pod.get('fsGroup', pod['runAsGroup'])}"  # an emptyDir's, by fsGroup
+    argv += ["--tmpfs", f"{container['volumeMounts'][0]['mountPath']}:rw,{owner},mode=1777"]
+    for name, value in [*((e["name"], e["value"]) for e in container["env"]), *settings.items()]:
+        argv += ["-e", f"{name}={value}"]
     argv += ["-w", container["workingDir"], "--entrypoint", container["command"][0], container["image"]]
     argv += [*container["command"][1:], *args]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, f"{' '.join(argv)}\n{proc.stdout}\n{proc.stderr}"
 
 
-def test_generated_argo_tasks_run_like_argo_and_match_run_pipeline(wfc_envs: Path, tmp_path: Path) -> None:
-    argo = _project(tmp_path / "argo", wfc_envs)
+def test_generated_argo_tasks_run_like_argo_with_no_shared_volume_and_match_run_pipeline(
+    wfc_envs: Path, postgres: PgServer, seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    database, store = f"argo_{uuid.uuid4().hex[:8]}", f"s3://{seaweed.bucket}/{uuid.uuid4().hex[:12]}"
+    team = {**seaweed.env(), "WFC_STORE": store, "WFC_DATABASE_URL": postgres.fresh(database)}
+    argo = _project(tmp_path / "argo", wfc_envs, team)  # the machine that registers and compiles
     local = _project(tmp_path / "local", wfc_envs)
-    doc = yaml.safe_load(argo.wfc("compile", DOC, "--backend", "argo", check=True).stdout)
-    spec = doc["spec"]
+    (argo.root / "no-volume.yaml").write_text("argo:\n  project:\n    claimName: null\n")
+    compiled = argo.wfc("compile", DOC, "--backend", "argo", "-f", "no-volume.yaml", env=team, check=True)
+    spec = yaml.safe_load(compiled.stdout)["spec"]
+    assert [v["name"] for v in spec["volumes"]] == ["wfc-scratch"]
     templates = {t["name"]: t for t in spec["templates"]}
     tasks = {t["name"]: t for t in templates[spec["entrypoint"]]["dag"]["tasks"]}
     graph = {name: set(t.get("depends", "").replace("&&", " ").split()) for name, t in tasks.items()}
     clean = argo.root / "methods" / "tables" / "clean" / "main.py"
     clean.write_text(clean.read_text() + "\n# edited after compiling: tasks run the archived code\n")
-    subprocess.run(["chown", "-R", "1000:1000", str(argo.root)], check=True)  # the volume's fsGroup
+    settings = {**team, "WFC_DATABASE_URL": postgres.tcp_url(database)}  # the wfc-settings Secret
     for name in TopologicalSorter(graph).static_order():
         task = tasks[name]
         params = {p["name"]: p["value"] for p in task.get("arguments", {}).get("parameters", [])}
-        _docker_run(templates[task["template"]], params, argo.root, spec)
+        _docker_run(templates[task["template"]], params, settings, spec)
 
     result = json.loads(
         local.wfc("run-pipeline", DOC, "--cores", "2", "--json", check=True, timeout=600).stdout
     )
     assert {s["status"] for s in result["steps"]} == {"completed"}
     for step in ("clean[east]", "clean[north]", "clean[south]", "summarise", "report"):
-        in_argo = json.loads(argo.wfc("show", f"last:{step}", "--json", check=True).stdout)
+        in_argo = json.loads(argo.wfc("show", f"last:{step}", "--json", env=team, check=True).stdout)
         in_local = json.loads(local.wfc("show", f"last:{step}", "--json", check=True).stdout)
         assert in_argo["status"] == "completed" and in_argo["key"] == in_local["key"], step
         assert [o["hash"] for o in in_argo["outputs"]] == [o["hash"] for o in in_local["outputs"]], step

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Proj, probe_pipeline
+from tests.conftest import Proj, add_environment_sources, add_examples, probe_pipeline
 from tests.postgres_server import PgServer
 from tests.seaweed_server import SeaweedServer
 from wfc.cache.hashing import hash_file
@@ -267,3 +267,34 @@ def test_gc_of_the_shared_store_needs_one(project: Proj) -> None:
         proc.stderr.strip().splitlines()[0]
         == "error: this project has no shared store (its store is a local directory)"
     )
+
+
+def test_a_bundled_task_with_no_project_needs_a_shared_store(tmp_path: Path) -> None:
+    task = Proj(tmp_path / "scratch" / "project")  # an Argo task's empty project, no volume
+    task.root.parent.mkdir()
+    env = {"WFC_STORE": "/data/store"}
+    proc = task.wfc("run-step", "p.json", "--node", "n", "--bundle", "blake3:" + "0" * 64, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"error: {task.root} is not a wfc project and WFC_STORE names no shared store to fetch the "
+        "bundle from\nhint: mount the project volume, or set WFC_STORE=s3://BUCKET/PREFIX where "
+        "`wfc compile` archived it\n"
+    )
+    assert not task.root.exists()  # nothing made
+
+
+def test_a_bundled_task_fills_an_empty_project_from_the_shared_store(
+    project: Proj, seaweed: SeaweedServer, prefix: str, tmp_path: Path
+) -> None:
+    shared = {**seaweed.env(), "WFC_STORE": prefix}
+    doc = "examples/pipelines/quickstart.json"
+    add_environment_sources(add_examples(project))
+    compiled = project.wfc("compile", doc, "--backend", "argo", env=shared, check=True).stdout
+    bundle = re.findall(r"blake3:[0-9a-f]{64}", compiled)[0]
+    task = Proj(tmp_path / "scratch" / "project")
+    task.root.parent.mkdir()
+    proc = task.wfc("run-step", doc, "--node", "clean", "--sample", "west", "--bundle", bundle, env=shared)
+    for name in ("wfc.toml", "environments/python/Dockerfile", "environments/shell/Dockerfile"):
+        assert (task.root / name).read_bytes() == (project.root / name).read_bytes(), name
+    assert not (task.root / "methods").exists()  # the methods are read in the bundle
+    assert proc.returncode == 2 and "west" in proc.stderr, proc.stderr  # the step resolved against it

@@ -197,8 +197,12 @@ def _run_here(request: dict[str, Any], *, stream: bool) -> dict[str, Any]:
     from wfc import api
     from wfc.output import to_document
 
-    project = api.open_project(request["project"], runtime=request["runtime"])
     step = dict(request["step"])
+    if step["bundle"]:  # a task with no project volume starts from an empty $WFC_PROJECT
+        from wfc.bundle import materialise_project
+
+        materialise_project(request["project"], step["bundle"])
+    project = api.open_project(request["project"], runtime=request["runtime"])
     document = step.pop("pipeline_path")
     outcome = api.run_step(project, document, **step, output=_echo if stream else None)
     doc: dict[str, Any] = to_document(outcome)

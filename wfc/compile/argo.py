@@ -1,14 +1,15 @@
 """The Argo backend (BRIEF §14): a Workflow, or a CronWorkflow when schedules are set.
 
-One DAG task per concrete step, wired with ``depends``; one container template per method node
-(its tasks pass their sample and variant as parameters). Every task runs
-``wfc run-step DOC --node … --runtime process --bundle DIGEST`` in its environment's image (built
-with ``wfc env build NAME --with-wfc``), in the shared project volume, with database, store and
-gateway from run-time environment variables (``envFrom``); the bundle is the document and the
-method directories archived in the store at compile time, so a task runs exactly what was
-compiled. Names are DNS-1123 labels of at most 63 characters, derived from node ids and samples,
-with a hash suffix when shortened or when two steps would share a name. Values the schema types
-as IntOrString are emitted as strings.
+One DAG task per concrete step, wired with ``depends``; one container template per method node (its
+tasks pass their sample and variant as parameters). Every task runs ``wfc run-step DOC --node …
+--runtime process --bundle DIGEST`` in its environment's image (built with ``wfc env build NAME
+--with-wfc``), in the shared project volume, with database, store and gateway from run-time
+environment variables (``envFrom``); the bundle is the document, the method directories and the
+project files archived in the store at compile time, so a task runs exactly what was compiled.
+Without a project volume (``project.claimName: null``) a task starts from an empty project in its
+scratch volume, filled from the bundle in the shared store. Names are DNS-1123 labels of at most 63
+characters, derived from node ids and samples, with a hash suffix when shortened or when two steps
+would share a name. Values the schema types as IntOrString are emitted as strings.
 """
 
 from __future__ import annotations
@@ -120,10 +121,11 @@ def _cron(argo: ArgoValues, name: str, metadata: dict[str, Any], spec: dict[str,
 
 
 def _pod_spec(argo: ArgoValues) -> dict[str, Any]:
-    volumes: list[dict[str, Any]] = [
-        {"name": "wfc-project", "persistentVolumeClaim": {"claimName": argo.project.claimName}},
-        {"name": "wfc-scratch", "emptyDir": {"sizeLimit": argo.scratch.sizeLimit}},
-    ]
+    scratch = {"name": "wfc-scratch", "emptyDir": {"sizeLimit": argo.scratch.sizeLimit}}
+    volumes: list[dict[str, Any]] = [scratch]
+    if argo.project.claimName is not None:
+        claim = {"claimName": argo.project.claimName}
+        volumes.insert(0, {"name": "wfc-project", "persistentVolumeClaim": claim})
     volumes += [
         {"name": _secret_volume(m.secret), "secret": {"secretName": m.secret}} for m in argo.secretMounts
     ]
@@ -189,17 +191,20 @@ def _template(
         args += ["--bundle", gen.bundle]
     chosen = per.resources if per and per.resources else _method_resources(argo, gen.resources.get(node, {}))
     resources = chosen.model_dump()
-    mounts = [
-        {"name": "wfc-project", "mountPath": argo.project.mountPath, "readOnly": argo.project.readOnly},
-        {"name": "wfc-scratch", "mountPath": argo.scratch.mountPath},
-    ]
+    mounts: list[dict[str, Any]] = [{"name": "wfc-scratch", "mountPath": argo.scratch.mountPath}]
+    workdir = argo.project.mountPath
+    if argo.project.claimName is None:  # no shared volume: an empty project filled from the bundle
+        workdir = f"{argo.scratch.mountPath.rstrip('/')}/project"
+    else:
+        project = {"name": "wfc-project", "mountPath": workdir, "readOnly": argo.project.readOnly}
+        mounts.insert(0, project)
     mounts += [
         {"name": _secret_volume(m.secret), "mountPath": m.mountPath, "readOnly": True}
         for m in argo.secretMounts
     ]
     mounts += [dict(m) for m in argo.volumeMounts]
     env = {
-        "WFC_PROJECT": argo.project.mountPath,
+        "WFC_PROJECT": workdir,
         "HOME": argo.scratch.mountPath,
         "TMPDIR": argo.scratch.mountPath,
         "WFC_RUNTIME": "process",
@@ -210,7 +215,7 @@ def _template(
         "imagePullPolicy": argo.imagePullPolicy,
         "command": ["wfc", "run-step"],
         "args": args,
-        "workingDir": argo.project.mountPath,
+        "workingDir": argo.scratch.mountPath if argo.project.claimName is None else workdir,
         "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "resources": {k: v for k, v in resources.items() if v},
         "securityContext": dict(argo.securityContext),

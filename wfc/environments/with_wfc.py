@@ -27,6 +27,9 @@ RUNTIME_DEPS = (
     "typer",
     "psycopg",
     "psycopg-binary",
+    "boto3",  # the shared store (s3://); its botocore and s3transfer are pinned with it
+    "botocore",
+    "s3transfer",
 )
 DOCKERFILE = """\
 FROM {base}

@@ -68,9 +68,13 @@ class SecretMount(Frozen):
 
 class ProjectVolume(Frozen):
     """The shared volume that holds the project (pipeline document, methods, env locks, and by
-    default the store and SQLite database); every task works in it."""
+    default the store and SQLite database); every task works in it. With ``claimName: null`` there
+    is none: each task starts from an empty project in its scratch volume, filled from the compiled
+    bundle, which it fetches from the shared store (WFC_STORE=s3://…, WFC_DATABASE_URL=postgresql…)."""
 
-    claimName: str = Field("wfc-project", description="an existing PersistentVolumeClaim")
+    claimName: str | None = Field(
+        "wfc-project", description="an existing PersistentVolumeClaim; null: no shared volume"
+    )
     mountPath: str = Field("/wfc/project", description="where tasks see the project")
     readOnly: bool = Field(
         False, description="mount read-only (then WFC_STORE/WFC_DATABASE_URL point elsewhere)"
