@@ -265,6 +265,26 @@ def chained(probe_project: Proj) -> Proj:
     return probe_project
 
 
+def chained_copy(root: Path, built_envs: Path, env: dict[str, str] | None = None) -> Proj:
+    """Another project like ``chained`` (environments, methods, samples, pipeline), its samples
+    registered with the settings ``env`` (e.g. a team's database and store)."""
+    proj = Proj(root)
+    proj.wfc("init", str(root), check=True)
+    shutil.copytree(built_envs, root / "environments", dirs_exist_ok=True)
+    proj.add_method("t/probe", FIXTURES / "methods" / "t" / "probe")
+    proj.add_method("t/copy", FIXTURES / "methods" / "t" / "probe")
+    for name, text in (("s1", "alpha\n"), ("s2", "beta\n")):
+        (root / f"{name}.txt").write_text(text)
+        proj.wfc("sample", "add", name, f"{name}.txt", env=env, check=True)
+    proj.write_pipeline(chain())
+    return proj
+
+
+def last_run(proj: Proj, step: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``wfc show last:STEP --json``."""
+    return dict(json.loads(proj.wfc("show", f"last:{step}", "--json", env=env, check=True).stdout))
+
+
 def run_pipeline(proj: Proj, **kw: Any) -> dict[str, Any]:
     proc = proj.wfc("run-pipeline", "pipeline.json", "--cores", "2", "--json", timeout=600, **kw)
     assert proc.returncode == 0, proc.stderr

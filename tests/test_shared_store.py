@@ -298,3 +298,19 @@ def test_a_bundled_task_fills_an_empty_project_from_the_shared_store(
         assert (task.root / name).read_bytes() == (project.root / name).read_bytes(), name
     assert not (task.root / "methods").exists()  # the methods are read in the bundle
     assert proc.returncode == 2 and "west" in proc.stderr, proc.stderr  # the step resolved against it
+
+
+def test_settings_given_as_options_travel_to_executor_jobs(project: Proj) -> None:
+    from wfc.model.pipeline import Pipeline
+    from wfc.pipeline.snakemake import environment
+    from wfc.project import Project
+
+    given = Project.load(project.root, {"store": "s3://team/cache", "runtime": "process"})
+    pipeline = Pipeline.model_validate(probe_pipeline())
+    env = environment(given, project.root / "worker.sock", "pr-1", pipeline, {})
+    assert (env["WFC_STORE"], env["WFC_RUNTIME"], env["WFC_PIPELINE_RUN"]) == (
+        "s3://team/cache",
+        "process",
+        "pr-1",
+    )
+    assert "WFC_DATABASE_URL" not in env or env["WFC_DATABASE_URL"] == os.environ["WFC_DATABASE_URL"]

@@ -5,13 +5,11 @@ those of a plain local ``wfc run-pipeline``."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES, Proj, chain
+from tests.conftest import Proj, chained_copy, last_run
 from tests.slurm_cluster import SlurmCluster
 from wfc.compile.snakefile import rule_name
 
@@ -28,24 +26,6 @@ SLURM_ARGS = (
     "--slurm-init-seconds-before-status-checks=2",
     "--slurm-keep-successful-logs",  # slurm_logs/rule_RULE/STEP/JOBID.log, read below
 )
-
-
-def _chained_copy(root: Path, built_envs: Path) -> Proj:
-    """Another project with the same environments, methods, samples and pipeline as ``chained``."""
-    proj = Proj(root)
-    proj.wfc("init", str(root), check=True)
-    shutil.copytree(built_envs, root / "environments", dirs_exist_ok=True)
-    proj.add_method("t/probe", FIXTURES / "methods" / "t" / "probe")
-    proj.add_method("t/copy", FIXTURES / "methods" / "t" / "probe")
-    for name, text in (("s1", "alpha\n"), ("s2", "beta\n")):
-        (root / f"{name}.txt").write_text(text)
-        proj.wfc("sample", "add", name, f"{name}.txt", check=True)
-    proj.write_pipeline(chain())
-    return proj
-
-
-def _last(proj: Proj, step: str) -> dict[str, Any]:
-    return dict(json.loads(proj.wfc("show", f"last:{step}", "--json", check=True).stdout))
 
 
 def test_run_pipeline_on_slurm_matches_a_local_run(
@@ -73,11 +53,11 @@ def test_run_pipeline_on_slurm_matches_a_local_run(
     by_log = {p.stem: f"{p.parent.parent.name}_wildcards_{p.parent.name}" for p in logs}
     assert by_log == {job_id: job["comment"] for job_id, job in jobs.items()}, by_log
 
-    local = _chained_copy(tmp_path / "local", built_envs)
+    local = chained_copy(tmp_path / "local", built_envs)
     plain = json.loads(local.wfc("run-pipeline", "pipeline.json", "--json", check=True, timeout=600).stdout)
     assert {s["status"] for s in plain["steps"]} == {"completed"}
     for step in STEPS:
-        on_slurm, here = _last(chained, step), _last(local, step)
+        on_slurm, here = last_run(chained, step), last_run(local, step)
         assert on_slurm["status"] == "completed" and on_slurm["key"] == here["key"], step
         assert [o["hash"] for o in on_slurm["outputs"]] == [o["hash"] for o in here["outputs"]], step
 

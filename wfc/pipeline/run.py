@@ -141,7 +141,7 @@ def run_pipeline(
                     forcerun=sorted({rule_name(n) for n in forced}),
                     extra=list(snakemake_args),
                 )
-                env = snakemake.environment(worker.path, pr_id, pipeline, given)
+                env = snakemake.environment(project, worker.path, pr_id, pipeline, given)
                 try:
                     code = snakemake.run(command, env, log, cancel)
                 except KeyboardInterrupt:

@@ -104,9 +104,12 @@ def argv(
     ]
 
 
-def environment(worker: Path, pr_id: str, pipeline: Pipeline, given: dict[str, str]) -> dict[str, str]:
-    """Jobs reach the worker, record into this pipeline run and run this copy of wfc; ``--var``
-    values also travel as ``WFC_VAR_*`` for any job that runs as its own process."""
+def environment(
+    project: Project, worker: Path, pr_id: str, pipeline: Pipeline, given: dict[str, str]
+) -> dict[str, str]:
+    """Jobs reach the worker, record into this pipeline run and run this copy of wfc; settings
+    given as options and ``--var`` values also travel as environment variables (``WFC_STORE``,
+    ``WFC_VAR_*``…) for any job that runs as its own process (an executor's job elsewhere)."""
     package_parent = str(Path(wfc.__file__).resolve().parent.parent)
     env = {
         **os.environ,
@@ -114,6 +117,7 @@ def environment(worker: Path, pr_id: str, pipeline: Pipeline, given: dict[str, s
         "WFC_PIPELINE_RUN": pr_id,
         "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])),
     }
+    env.update({s.spec.env: s.value for s in project.settings.values() if s.source == "option"})
     env.update({env_name(name): value for name, value in given.items() if name in pipeline.variables})
     return env
 
