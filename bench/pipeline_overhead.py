@@ -9,10 +9,15 @@ gather, it measures in one run:
   (d) for N <= 100: a plain Snakefile whose jobs ``docker run --rm --network none`` the same image
       and command, against (b) from clean
 
-Targets: (b) rerun <= 2x (a) no-op rerun; (d) wfc <= 1.3x the docker Snakefile; plan + compile of
-the largest N faster than ``snakemake -n``. Figures go to ``bench/results/pipeline_overhead.json``.
+Samples are registered with one ``wfc sample import`` of a sheet (timed as ``r_register``).
+Targets: (b) rerun <= 1.0x (a) no-op rerun (an unchanged rerun does not start Snakemake); (d) wfc
+<= 1.1x the docker Snakefile; plan + compile of the largest N faster than ``snakemake -n``.
+Figures go to ``bench/results/pipeline_overhead.json`` (``_process.json`` with ``--runtime
+process``, which runs the trivial method without a container: for 10,000 samples).
 
-Usage: python3 bench/pipeline_overhead.py [--sizes 10,100,1000]   (needs Docker and wfc-base)
+Usage: python3 bench/pipeline_overhead.py [--sizes 10,100,1000] [--runtime docker|process]
+       python3 bench/pipeline_overhead.py --shapes fan --sizes 10000 --runtime process
+       (needs Docker and wfc-base)
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ def plain_snakefile(shape: str, n: int, job: str) -> str:
     )
 
 
-def setup_project(root: Path, shape: str, n: int, env: dict[str, str]) -> Path:
+def setup_project(root: Path, shape: str, n: int, env: dict[str, str], figures: dict[str, float]) -> Path:
     wfc = [sys.executable, "-m", "wfc"]
     subprocess.run([*wfc, "init", str(root)], check=True, capture_output=True)
     shutil.copytree(REPO / "environments" / "python", root / "environments" / "python", dirs_exist_ok=True)
@@ -100,25 +105,25 @@ def setup_project(root: Path, shape: str, n: int, env: dict[str, str]) -> Path:
     (method / "method.yaml").write_text(METHOD_YAML)
     (method / "main.py").write_text(METHOD_PY)
     samples = 1 if shape == "chain" else n - 1
-    code = (
-        "import sys; from wfc.project import Project; from wfc.samples import add_sample\n"
-        "p = Project.load(sys.argv[1])\n"
-        "for i in range(int(sys.argv[2])):\n"
-        "    f = p.root / 'data' / f's{i}.txt'; f.parent.mkdir(exist_ok=True); f.write_text(str(i))\n"
-        "    add_sample(p, f's{i}', f)\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(root), str(samples)], env=env, check=True)
+    data = root / "data"
+    data.mkdir()
+    lines = ["sample,path"]
+    for i in range(samples):
+        (data / f"s{i}.txt").write_text(str(i))
+        lines.append(f"s{i},data/s{i}.txt")
+    (root / "sheet.csv").write_text("\n".join(lines) + "\n")
+    figures["r_register"] = timed([*wfc, "sample", "import", "sheet.csv"], root, env)  # one bulk import
     doc = root / "pipeline.json"
     doc.write_text(json.dumps(pipeline(shape, n)))
     return doc
 
 
-def measure(shape: str, n: int, with_docker: bool) -> dict[str, float]:
+def measure(shape: str, n: int, with_docker: bool, runtime: str) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix=f"wfc-bench-{shape}{n}-"))
-    env = {**os.environ, "WFC_PROJECT": str(root), "PYTHONPATH": str(REPO)}
-    doc = setup_project(root, shape, n, env)
-    wfc = [sys.executable, "-m", "wfc"]
+    env = {**os.environ, "WFC_PROJECT": str(root), "PYTHONPATH": str(REPO), "WFC_RUNTIME": runtime}
     figures: dict[str, float] = {}
+    doc = setup_project(root, shape, n, env, figures)
+    wfc = [sys.executable, "-m", "wfc"]
 
     plain = root / "plain"
     plain.mkdir()
@@ -166,12 +171,19 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--shapes", default="chain,fan")
+    parser.add_argument(
+        "--runtime",
+        default="docker",
+        choices=("docker", "process"),
+        help="how wfc runs the trivial method (process: no container, for many thousands of steps)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict[str, Any] = {"schema": "wfc.bench.pipeline-overhead/1", "runs": {}}
+    results: dict[str, Any] = {"schema": "wfc.bench.pipeline-overhead/1", "runtime": args.runtime, "runs": {}}
     for shape in args.shapes.split(","):
         for n in sizes:
-            figures = measure(shape, n, with_docker=n <= 100)
+            with_docker = n <= 100 and args.runtime == "docker"
+            figures = measure(shape, n, with_docker=with_docker, runtime=args.runtime)
             ratios = {
                 "rerun_over_plain_noop": figures["b_wfc_rerun"] / figures["a_plain_noop"],
                 "plan_plus_compile_over_dry_run": (figures["c_plan"] + figures["c_compile"])
@@ -185,11 +197,12 @@ def main() -> None:
             print(f"{shape:5} N={n:5}  " + "  ".join(f"{k}={v:.2f}s" for k, v in figures.items()))
             print(f"{'':5}          " + "  ".join(f"{k}={v:.2f}" for k, v in ratios.items()), flush=True)
     results["targets"] = {
-        "rerun_over_plain_noop": 2.0,
-        "wfc_clean_over_docker_snakefile": 1.3,
+        "rerun_over_plain_noop": 1.0,  # issue 16 (issue 14 asked <= 2.0 at 10,000 samples)
+        "wfc_clean_over_docker_snakefile": 1.1,
         "plan_plus_compile_over_dry_run": 1.0,
     }
-    out = REPO / "bench" / "results" / "pipeline_overhead.json"
+    suffix = "" if args.runtime == "docker" else f"_{args.runtime}"
+    out = REPO / "bench" / "results" / f"pipeline_overhead{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -44,6 +44,7 @@ from wfc.pipeline.events import (
     last_lines,
 )
 from wfc.pipeline.generate import generate
+from wfc.pipeline.shortcut import LOG_NOTE, all_cached, touch_markers, wants_snakemake
 from wfc.pipeline.validate import check_document
 from wfc.pipeline.worker import Listener, Worker
 from wfc.project import Project
@@ -110,11 +111,17 @@ def run_pipeline(
     with closing(open_lineage(project.database_url)) as lineage, closing(warm):
         resolver = Resolver(project, pipeline, lineage, str(pipeline_path), values, warm)
         steps = resolver.expansion.steps()
-        fingerprints = _preflight(resolver, steps)
+        fingerprints, digests = _preflight(resolver, steps)
+        shortcut = not wants_snakemake(snakemake_args) and all_cached(
+            resolver, steps, project.object_store().reader(), forced
+        )
+        if not shortcut:
+            _require_runtime(resolver, digests)
         directory, lock = snakemake.workdir(project, pipeline, pipeline_path)
         with lock:
             snakefile = directory / "Snakefile"
-            write_text_atomic(snakefile, generate(project, pipeline_path, "snakemake")["Snakefile"])
+            if not shortcut:
+                write_text_atomic(snakefile, generate(project, pipeline_path, "snakemake")["Snakefile"])
             write_text_atomic(
                 directory / "fingerprints.json", json.dumps(fingerprints, sort_keys=True, indent=1)
             )
@@ -132,20 +139,25 @@ def run_pipeline(
             worker = Worker(project, pr_id, given, events.listener(), warm, forced)
             raised = False
             with worker:
-                command = snakemake.argv(
-                    project,
-                    snakefile,
-                    directory,
-                    cores=cores,
-                    keep_going=keep_going,
-                    forcerun=sorted({rule_name(n) for n in forced}),
-                    extra=list(snakemake_args),
-                )
-                env = snakemake.environment(project, worker.path, pr_id, pipeline, given)
-                try:
-                    code = snakemake.run(command, env, log, cancel)
-                except KeyboardInterrupt:
-                    code, raised = None, True
+                code: int | None = 0
+                if shortcut:  # every step a verified hit: recorded below by complete(), no Snakemake
+                    write_text_atomic(log, LOG_NOTE)
+                    touch_markers(directory / "markers", steps)
+                else:
+                    command = snakemake.argv(
+                        project,
+                        snakefile,
+                        directory,
+                        cores=cores,
+                        keep_going=keep_going,
+                        forcerun=sorted({rule_name(n) for n in forced}),
+                        extra=list(snakemake_args),
+                    )
+                    env = snakemake.environment(project, worker.path, pr_id, pipeline, given)
+                    try:
+                        code = snakemake.run(command, env, log, cancel)
+                    except KeyboardInterrupt:
+                        code, raised = None, True
                 if code is None:
                     _cancel(lineage, pr_id, events)
             if code not in (None, 0) and not any(r.status == Status.FAILED for r in lineage.runs_of(pr_id)):
@@ -256,9 +268,11 @@ def _forced(nodes: Iterable[Any], force: Iterable[str]) -> frozenset[str]:
     return frozenset(force)
 
 
-def _preflight(resolver: Resolver, steps: list[ConcreteStep]) -> dict[str, dict[str, str]]:
-    """Refuse before anything runs (bad params, environments not built, Docker unreachable); return
-    every step's fingerprint."""
+def _preflight(
+    resolver: Resolver, steps: list[ConcreteStep]
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Refuse bad params and environments not built before anything runs; return every step's
+    fingerprint and the image digest of every environment used."""
     fingerprints: dict[str, dict[str, str]] = {}
     digests: dict[str, str] = {}
     for step in steps:
@@ -269,18 +283,23 @@ def _preflight(resolver: Resolver, steps: list[ConcreteStep]) -> dict[str, dict[
         )
         env = resolver.method(node.method).spec.env
         digests[env] = resolver.lock(env).image_id
-    if resolver.project.get("runtime") == "docker" and steps:
-        from wfc.runtime.docker import docker_client, require_image
-        from wfc.runtime.reaper import reap_orphans
+    return fingerprints, digests
 
-        client = docker_client()
-        try:
-            for env, digest in sorted(digests.items()):
-                require_image(client, env, digest)
-            reap_orphans(client, resolver.project.root, partial(_over, resolver.lineage))
-        finally:
-            client.close()
-    return fingerprints
+
+def _require_runtime(resolver: Resolver, digests: dict[str, str]) -> None:
+    """Refuse before anything runs when Docker is unreachable or an image is gone; reap orphans."""
+    if resolver.project.get("runtime") != "docker" or not digests:
+        return
+    from wfc.runtime.docker import docker_client, require_image
+    from wfc.runtime.reaper import reap_orphans
+
+    client = docker_client()
+    try:
+        for env, digest in sorted(digests.items()):
+            require_image(client, env, digest)
+        reap_orphans(client, resolver.project.root, partial(_over, resolver.lineage))
+    finally:
+        client.close()
 
 
 def _over(lineage: Lineage, run_id: str) -> bool:

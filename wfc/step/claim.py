@@ -18,11 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
-
 from wfc.cache.hashing import hex_of
 from wfc.errors import InfraError
 
@@ -72,7 +67,8 @@ GC_LEASE = int.from_bytes(b"wfc.gc/1", "big", signed=True)
 
 
 def _postgres(database_url: str) -> bool:
-    return bool(database_url) and make_url(database_url).get_backend_name() == "postgresql"
+    """Whether the URL names PostgreSQL (read without importing SQLAlchemy: SQLite never needs it)."""
+    return database_url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
 
 
 @contextmanager
@@ -94,6 +90,10 @@ def _flock(path: Path, *, exclusive: bool) -> Iterator[bool]:
 
 @contextmanager
 def _lease(url: str, lock: int, *, shared: bool = False) -> Iterator[bool]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
     kind = "_shared" if shared else ""
     params = {"k": lock}
     engine = create_engine(url, poolclass=NullPool, connect_args=KEEPALIVE)
