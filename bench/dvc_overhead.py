@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline_overhead import REPO, setup_project, timed
+from pipeline_overhead import REPO, installed_env, setup_project, timed
 
 STEP_PY = "import sys\nopen(sys.argv[-1], 'w').write(str(len(sys.argv)))\n"
 
@@ -70,7 +70,7 @@ def noop(dvc: list[str], root: Path, env: dict[str, str], reps: int) -> float:
 def measure(n: int, reps: int, runtime: str) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix=f"wfc-bench-dvc{n}-"))
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "WFC_RUNTIME": runtime}
+    env = {**installed_env(), "PYTHONPATH": str(REPO), "WFC_RUNTIME": runtime}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     figures: dict[str, float] = {}
     doc = setup_project(root, "fan", n, {**env, "WFC_PROJECT": str(root)}, figures)

@@ -52,6 +52,12 @@ METHOD_PY = (
 DOCKER_CMD = "import os; open('/tmp/out.txt', 'w').write('x')"
 
 
+def installed_env() -> dict[str, str]:
+    """This environment as an installed wfc sees it: Python keeps its bytecode caches (a shell
+    with PYTHONDONTWRITEBYTECODE set would make every run compile wfc's sources again)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
@@ -120,7 +126,7 @@ def setup_project(root: Path, shape: str, n: int, env: dict[str, str], figures: 
 
 def measure(shape: str, n: int, with_docker: bool, runtime: str) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix=f"wfc-bench-{shape}{n}-"))
-    env = {**os.environ, "WFC_PROJECT": str(root), "PYTHONPATH": str(REPO), "WFC_RUNTIME": runtime}
+    env = {**installed_env(), "WFC_PROJECT": str(root), "PYTHONPATH": str(REPO), "WFC_RUNTIME": runtime}
     figures: dict[str, float] = {}
     doc = setup_project(root, shape, n, env, figures)
     wfc = [sys.executable, "-m", "wfc"]

@@ -32,6 +32,9 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from pipeline_overhead import installed_env  # noqa: E402
+
 METHOD_YAML = """\
 env: python
 inputs:
@@ -83,7 +86,11 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=15)
     reps = parser.parse_args().reps
     root = Path(tempfile.mkdtemp(prefix="wfc-bench-"))
-    env = {**os.environ, "WFC_PROJECT": str(root), "PYTHONPATH": str(REPO)}  # measure this checkout's code
+    env = {
+        **installed_env(),
+        "WFC_PROJECT": str(root),
+        "PYTHONPATH": str(REPO),
+    }  # measure this checkout's code
     wfc = [sys.executable, "-m", "wfc"]
     subprocess.run([*wfc, "init", str(root)], check=True, capture_output=True)
     shutil.copytree(REPO / "environments" / "python", root / "environments" / "python", dirs_exist_ok=True)

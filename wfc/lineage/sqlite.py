@@ -16,6 +16,7 @@ import json
 import sqlite3
 from dataclasses import asdict, fields
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -54,18 +55,30 @@ def _encode(name: str, value: Any) -> Any:
     return value
 
 
+# Each record class's field names, in order: read once, not per row.
+_NAMES: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls))
+    for cls in (InputRecord, OutputRecord, PipelineRunRecord, RunRecord, SampleRecord)
+}
+
+
 def _decode(cls: type[R], row: sqlite3.Row) -> R:
     values: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        value = row[f.name]
-        if f.name in _JSON and value is not None:
+    for name in _NAMES[cls]:
+        value = row[name]
+        if name in _JSON and value is not None:
             value = json.loads(value)
-        elif f.name == "metadata":  # a sample row older than schema v3
+        elif name == "metadata":  # a sample row older than schema v3
             value = {}
-        elif f.name.endswith("_at") and value is not None:
+        elif value is not None and name.endswith("_at"):
             value = datetime.fromisoformat(value)
-        values[f.name] = value
+        values[name] = value
     return cls(**values)
+
+
+@cache
+def _insert_sql(table: str, names: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
 
 
 class SqliteLineage:
@@ -312,12 +325,8 @@ class SqliteLineage:
         return _Transaction(self.conn)
 
     def _insert(self, table: str, record: Any) -> None:
-        values = asdict(record)
-        names = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        self.conn.execute(
-            f"INSERT INTO {table} ({names}) VALUES ({marks})", [_encode(k, v) for k, v in values.items()]
-        )
+        names = _NAMES[type(record)]
+        self.conn.execute(_insert_sql(table, names), [_encode(n, getattr(record, n)) for n in names])
 
     def _update(self, table: str, row_id: str, *, only_running: bool = False, **values: Any) -> int:
         assignments = ", ".join(f"{k} = ?" for k in values)

@@ -90,7 +90,8 @@ class Worker:
 
         self._server = socketserver.ThreadingUnixStreamServer(str(self.path), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll: shutting the worker down waits for it (at the end of every pipeline run)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     def serve(self, request: dict[str, Any]) -> dict[str, Any]:
         """Run one request (in the server's thread for it): ``{"outcome": …}`` or ``{"error": …}``."""

@@ -135,10 +135,9 @@ def record_hit(
         return None
     started = time.monotonic()
     life = Lifecycle(project, lineage, store, step, pipeline_run_id, None, None, warm or Warm())
-    found, _ = life.lookup()
-    if found is None:
+    outcome, _ = life.reuse()  # under the shared store's collection lock, like any hit
+    if outcome is None:
         return None
-    outcome = life.record_hit(*found)
     total = time.monotonic() - started
     outcome = replace(
         outcome, seconds=round(total, 3), phases={"resolve": 0.0, **life.phases, "total": total}
