@@ -10,6 +10,14 @@ from typing import Any
 from wfc_client import contract
 
 
+def inputs_from_file(path: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """The input paths by slot (made absolute) and gathered sample names of ``WFC_INPUTS_FILE``."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    base = path.parent
+    paths = {slot: [str(base / p) for p in found] for slot, found in data["input_paths"].items()}
+    return paths, list(data["samples"])
+
+
 class Context:
     """What a running method knows about its step, read from the ``WFC_*`` variables."""
 
@@ -23,6 +31,8 @@ class Context:
         self._declared: dict[str, str] = json.loads(env.get(contract.OUTPUTS) or "{}")
         self.sample: str = env.get(contract.SAMPLE, "")
         self.samples: list[str] = json.loads(env.get(contract.SAMPLES) or "[]")
+        if env.get(contract.INPUTS_FILE) and contract.INPUT_PATHS not in env:  # too many for a variable
+            self._inputs, self.samples = inputs_from_file(Path(env[contract.INPUTS_FILE]))
         self.run_id = env.get(contract.RUN_ID, "")
         self.node_id = env.get(contract.NODE_ID, "")
         self.outputs: dict[str, str] = {}

@@ -21,6 +21,12 @@ NODE_ID = "WFC_NODE_ID"  # label for logs only
 VARIANT = "WFC_VARIANT"  # label for logs only
 SAMPLE = "WFC_SAMPLE"  # the sample of a per-sample step: part of the cache key
 SAMPLES = "WFC_SAMPLES"  # JSON list of gathered sample names (empty WFC_SAMPLE)
+# The same inputs as a file, always set: {"input_paths": {slot: [paths relative to the file's
+# directory]}, "samples": [names]}. A gather of thousands of inputs does not fit in one variable
+# (the kernel limits each to 128 KiB): WFC_INPUT_PATHS and WFC_SAMPLES are then left unset.
+INPUTS_FILE = "WFC_INPUTS_FILE"
+INPUTS_FILE_NAME = "_wfc_inputs.json"  # in the staged inputs directory (a slot name has no dot)
+VARIABLE_LIMIT = 64 * 1024  # bytes of JSON above which WFC_INPUT_PATHS / WFC_SAMPLES are unset
 ALL_VARIABLES = (
     RUN_DIR,
     INPUT_PATHS,
@@ -32,6 +38,7 @@ ALL_VARIABLES = (
     VARIANT,
     SAMPLE,
     SAMPLES,
+    INPUTS_FILE,
 )
 
 # Mount points inside the container.

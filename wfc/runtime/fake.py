@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
 from wfc_client import contract
+from wfc_client.context import inputs_from_file
 
 KILLED = 137  # the exit code of a container stopped by SIGKILL
 GRACE = 5.0  # seconds a stopped fake method gets to return
@@ -106,7 +107,10 @@ class FakeRuntime:
         if key not in self.methods:
             raise LookupError(f"no fake method for '{key}'; registered: {', '.join(sorted(self.methods))}")
         env = {k: local(v) for k, v in spec.env.items() if k.startswith("WFC_")}
-        paths = json.loads(env[contract.INPUT_PATHS])
+        if contract.INPUT_PATHS in env:
+            paths = json.loads(env[contract.INPUT_PATHS])
+        else:  # a gather too large for one variable
+            paths = inputs_from_file(Path(env[contract.INPUTS_FILE]))[0]
         stop, done, codes = threading.Event(), threading.Event(), [KILLED]
         with spec.stdout_path.open("ab") as out, spec.stderr_path.open("ab") as err:
             call = Call(

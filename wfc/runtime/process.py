@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import IO
 
 from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
+from wfc_client import contract
 
 # What a method inherits from the process (in a pod: the image's toolchain settings); everything
 # else, wfc's settings and every credential, stays out unless the method lists it in ``pass_env``.
@@ -54,6 +55,9 @@ class ProcessRuntime:
             return text
 
         env = {**base, **{k: local(v) for k, v in spec.env.items()}}
+        for name in (contract.INPUT_PATHS, contract.SAMPLES):  # host paths are longer: re-check
+            if len(env.get(name, "")) > contract.VARIABLE_LIMIT:
+                del env[name]  # the method reads WFC_INPUTS_FILE instead
         if client is not None:  # the contract's PYTHONPATH names the parent of the client package
             parts = [str(client.host.parent), base.get("PYTHONPATH")]
             env["PYTHONPATH"] = os.pathsep.join(p for p in parts if p)

@@ -136,6 +136,11 @@ def stage_inputs(ex: Execution) -> dict[str, list[str]]:
             )
             raise StepFailed(f"input '{item.slot}' ({source}): {exc.message}", exc.hint) from None
         paths[item.slot].append(f"{contract.MOUNT_INPUTS}/{rel}")
+    listing = {
+        slot: [p.removeprefix(contract.MOUNT_INPUTS + "/") for p in found] for slot, found in paths.items()
+    }
+    inputs_file = {"input_paths": listing, "samples": ex.step.members or []}
+    (root / contract.INPUTS_FILE_NAME).write_text(json.dumps(inputs_file, sort_keys=True), encoding="utf-8")
     return paths
 
 
@@ -146,9 +151,14 @@ def exec_spec(
     step = ex.step
     spec = step.method.spec
     passed = {name: os.environ[name] for name in spec.pass_env if name in os.environ}
+    listed = {
+        contract.INPUT_PATHS: json.dumps(input_paths, sort_keys=True),
+        contract.SAMPLES: json.dumps(step.members or []),
+    }  # left out when too long for one variable: the inputs file has them
     env = passed | {
         contract.RUN_DIR: contract.MOUNT_RUN,
-        contract.INPUT_PATHS: json.dumps(input_paths, sort_keys=True),
+        contract.INPUTS_FILE: f"{contract.MOUNT_INPUTS}/{contract.INPUTS_FILE_NAME}",
+        **{name: value for name, value in listed.items() if len(value) <= contract.VARIABLE_LIMIT},
         contract.PARAMS: json.dumps(step.params, sort_keys=True),
         contract.OUTPUTS: json.dumps({k: v.file for k, v in spec.outputs.items()}, sort_keys=True),
         contract.RUN_ID: ex.run_id,
@@ -156,7 +166,6 @@ def exec_spec(
         contract.NODE_ID: step.node.id,
         contract.VARIANT: step.variant or "",
         contract.SAMPLE: step.sample or "",
-        contract.SAMPLES: json.dumps(step.members or []),
         "PYTHONPATH": contract.MOUNT_CLIENT,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
