@@ -44,8 +44,10 @@ METHOD_YAML = (
     "env: python\ninputs:\n  data: {required: false, multiple: true}\noutputs:\n  out: {file: out.txt}\n"
     "params:\n  i: {type: int, default: 0}\n"
 )
-METHOD_PY = (
-    "import json, os\npaths = json.loads(os.environ['WFC_INPUT_PATHS']).get('data', [])\n"
+METHOD_PY = (  # a gather of thousands reads its inputs from WFC_INPUTS_FILE (too long for a variable)
+    "import json, os\nenv = os.environ\n"
+    "doc = json.loads(env['WFC_INPUT_PATHS']) if 'WFC_INPUT_PATHS' in env else "
+    "json.load(open(env['WFC_INPUTS_FILE']))['input_paths']\npaths = doc.get('data', [])\n"
     "open(os.path.join(os.environ['WFC_RUN_DIR'], 'out.txt'), 'w').write(str(len(paths)) + "
     "os.environ['WFC_SAMPLE'] + os.environ['WFC_PARAMS'])\n"
 )
