@@ -102,7 +102,8 @@ def main() -> None:
     (method / "main.py").write_text(METHOD_PY)
 
     (root / "s1.bin").write_bytes(os.urandom(64 * 1024))
-    subprocess.run([*wfc, "sample", "add", "s1", "s1.bin"], env=env, check=True, capture_output=True)
+    add = [*wfc, "sample", "add", "s1", str(root / "s1.bin")]
+    subprocess.run(add, env=env, check=True, capture_output=True)
     cached = pipeline(root, 0)
     step = [*wfc, "run-step", str(cached), "--node", "t", "--sample", "s1"]
     subprocess.run(step, env=env, check=True, capture_output=True)
