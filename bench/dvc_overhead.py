@@ -18,7 +18,6 @@ Usage: python3 bench/dvc_overhead.py [--sizes 10,100] [--reps 3] [--runtime dock
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -30,7 +29,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline_overhead import REPO, installed_env, setup_project, timed
+from pipeline_overhead import REPO, installed_env, setup_project, timed, write_results
 
 STEP_PY = "import sys\nopen(sys.argv[-1], 'w').write(str(len(sys.argv)))\n"
 
@@ -107,9 +106,7 @@ def main() -> None:
         print(f"fan N={n:4}  " + "  ".join(f"{k}={v:.2f}s" for k, v in figures.items()))
         print(f"            wfc_noop_over_native_noop={ratio:.2f}   target <= 1.2", flush=True)
     results["targets"] = {"wfc_noop_over_native_noop": 1.2}
-    out = REPO / "bench" / "results" / "dvc_overhead.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results("dvc_overhead", results)
 
 
 if __name__ == "__main__":

@@ -173,6 +173,13 @@ def measure(shape: str, n: int, with_docker: bool, runtime: str) -> dict[str, fl
     return figures
 
 
+def write_results(name: str, results: dict[str, Any]) -> None:
+    """Save a bench's figures as ``bench/results/NAME.json`` (git ignores them)."""
+    out = REPO / "bench" / "results" / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -210,9 +217,7 @@ def main() -> None:
         "plan_plus_compile_over_dry_run": 1.0,
     }
     suffix = "" if args.runtime == "docker" else f"_{args.runtime}"
-    out = REPO / "bench" / "results" / f"pipeline_overhead{suffix}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results(f"pipeline_overhead{suffix}", results)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,11 @@ def unpack(store: ObjectStore, digest: str, cache: Path) -> Path:
     return final
 
 
+def _cache_dir(project: Project) -> Path:
+    """Where bundles are unpacked: ``$TMPDIR`` (a task's scratch) when set, else the state dir."""
+    return Path(os.environ.get("TMPDIR") or project.state_dir) / "wfc-bundles"
+
+
 def open_bundle(project: Project, digest: str, document: Path) -> tuple[Project, Path]:
     """The project seen through an archived bundle: its methods, and the bundled ``document``
     (a path inside the bundle).
@@ -94,9 +99,8 @@ def open_bundle(project: Project, digest: str, document: Path) -> tuple[Project,
         raise UsageError(
             f"--bundle {digest!r} is not a blake3 digest", "pass the digest wfc compile wrote"
         ) from None
-    cache = Path(os.environ.get("TMPDIR") or project.state_dir) / "wfc-bundles"
     try:
-        root = unpack(project.object_store("copy"), digest, cache)
+        root = unpack(project.object_store("copy"), digest, _cache_dir(project))
     except ObjectMissing:
         raise ObjectMissing(
             f"bundle {digest} is not in the store ({project.store_dir})",
@@ -128,7 +132,7 @@ def materialise_project(root: str | None, digest: str) -> None:
     target.mkdir(parents=True, exist_ok=True)
     (target / PROJECT_FILE).write_text("# an empty project: settings come from the environment\n")
     bare = Project.load(target)
-    bundled = unpack(bare.object_store("copy"), digest, bare.state_dir / "wfc-bundles")
+    bundled = unpack(bare.object_store("copy"), digest, _cache_dir(bare))
     for path in _project_files(bundled):
         (target / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(bundled / path, target / path)

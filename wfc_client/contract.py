@@ -41,6 +41,13 @@ ALL_VARIABLES = (
     INPUTS_FILE,
 )
 
+
+def fitting(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the listings (WFC_INPUT_PATHS, WFC_SAMPLES) too long for one variable:
+    the method reads WFC_INPUTS_FILE instead."""
+    return {k: v for k, v in env.items() if k not in (INPUT_PATHS, SAMPLES) or len(v) <= VARIABLE_LIMIT}
+
+
 # Mount points inside the container.
 MOUNT_METHOD = "/wfc/method"  # the method directory, read-only; the working directory
 MOUNT_INPUTS = "/wfc/inputs"  # staged inputs, read-only

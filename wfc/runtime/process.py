@@ -54,10 +54,8 @@ class ProcessRuntime:
                 text = text.replace(inside, outside)
             return text
 
-        env = {**base, **{k: local(v) for k, v in spec.env.items()}}
-        for name in (contract.INPUT_PATHS, contract.SAMPLES):  # host paths are longer: re-check
-            if len(env.get(name, "")) > contract.VARIABLE_LIMIT:
-                del env[name]  # the method reads WFC_INPUTS_FILE instead
+        # host paths are longer than the container's: re-check what still fits in a variable
+        env = contract.fitting({**base, **{k: local(v) for k, v in spec.env.items()}})
         if client is not None:  # the contract's PYTHONPATH names the parent of the client package
             parts = [str(client.host.parent), base.get("PYTHONPATH")]
             env["PYTHONPATH"] = os.pathsep.join(p for p in parts if p)

@@ -151,14 +151,11 @@ def exec_spec(
     step = ex.step
     spec = step.method.spec
     passed = {name: os.environ[name] for name in spec.pass_env if name in os.environ}
-    listed = {
-        contract.INPUT_PATHS: json.dumps(input_paths, sort_keys=True),
-        contract.SAMPLES: json.dumps(step.members or []),
-    }  # left out when too long for one variable: the inputs file has them
     env = passed | {
         contract.RUN_DIR: contract.MOUNT_RUN,
         contract.INPUTS_FILE: f"{contract.MOUNT_INPUTS}/{contract.INPUTS_FILE_NAME}",
-        **{name: value for name, value in listed.items() if len(value) <= contract.VARIABLE_LIMIT},
+        contract.INPUT_PATHS: json.dumps(input_paths, sort_keys=True),
+        contract.SAMPLES: json.dumps(step.members or []),
         contract.PARAMS: json.dumps(step.params, sort_keys=True),
         contract.OUTPUTS: json.dumps({k: v.file for k, v in spec.outputs.items()}, sort_keys=True),
         contract.RUN_ID: ex.run_id,
@@ -177,7 +174,7 @@ def exec_spec(
         image=step.env_digest,
         argv=spec.argv,
         workdir=contract.MOUNT_METHOD,
-        env=env,
+        env=contract.fitting(env),
         mounts=[
             Mount(step.method.directory.resolve(), contract.MOUNT_METHOD),
             Mount((ex.run_dir / "inputs").resolve(), contract.MOUNT_INPUTS),
