@@ -8,11 +8,14 @@ Not a test. In one run, on this machine, it measures the median of N repetitions
   (e) ``python -c "import sqlalchemy"`` (the floor the lineage layer sets)
   (f) a process that imports blake3 and sqlite3, hashes the step's input and reads one row of the
       project's database (the least a cached step must do)
+  (g) a process that imports what reading a pipeline document and a method.yaml takes in wfc
+      (the validated models: pydantic, yaml): the floor a cached run-step meets before it looks
+      anything up, as long as every run-step validates its documents
 
 The step reads one registered sample (64 KiB). It prints (a)/(e) (target <= 1.5), (a)/(f)
-(target <= 2.0) and (c)/((d)+(e)) (target <= 1.2), plus what ``python -X importtime`` says
-dominates a cached run-step. Every figure is written as JSON to
-``bench/results/step_overhead.json``.
+(target <= 2.0), (a)/(g) and (g)/(f) (how far (a) is above that floor, and the floor above (f)),
+(c)/((d)+(e)) (target <= 1.2), and what ``python -X importtime`` says dominates a cached run-step.
+Every figure is written as JSON to ``bench/results/step_overhead.json``.
 
 Usage: python3 bench/step_overhead.py [--reps 15]   (needs Docker and the wfc-base image)
 """
@@ -112,6 +115,7 @@ def main() -> None:
         "sqlite3.connect(sys.argv[2]).execute('SELECT * FROM runs LIMIT 1').fetchone()"
     )
     least = [sys.executable, "-c", floor, str(root / "s1.bin"), str(root / ".wfc" / "wfc.db")]
+    models = [sys.executable, "-c", "import wfc.model.pipeline, wfc.methods"]
     out_dir = root / "docker-out"
     out_dir.mkdir()
     os.chown(out_dir, 1000, 1000) if os.geteuid() == 0 else None
@@ -147,10 +151,12 @@ def main() -> None:
         samples["d_docker_run"].append(timed(docker_argv, env, root))
         samples["e_import_sqlalchemy"].append(timed([sys.executable, "-c", "import sqlalchemy"], env, root))
         samples["f_hash_and_read_row"].append(timed(least, env, root))
+        samples["g_import_document_models"].append(timed(models, env, root))
 
     med = {k: statistics.median(v) for k, v in samples.items()}
     ratio_hit = med["a_cached_run_step"] / med["e_import_sqlalchemy"]
     ratio_least = med["a_cached_run_step"] / med["f_hash_and_read_row"]
+    ratio_models = med["a_cached_run_step"] / med["g_import_document_models"]
     ratio_miss = med["c_executed_run_step"] / (med["d_docker_run"] + med["e_import_sqlalchemy"])
     dominant = importtime(step, env, root)
 
@@ -158,6 +164,8 @@ def main() -> None:
         print(f"{name:22} median {value * 1000:7.1f} ms  (n={reps})")
     print(f"(a)/(e)         = {ratio_hit:.2f}   target <= 1.5")
     print(f"(a)/(f)         = {ratio_least:.2f}   target <= 2.0")
+    models_floor = med["g_import_document_models"] / med["f_hash_and_read_row"]
+    print(f"(a)/(g)         = {ratio_models:.2f}   (g)/(f) = {models_floor:.2f}: the floor (g) alone")
     print(f"(c)/((d)+(e))   = {ratio_miss:.2f}   target <= 1.2")
     heaviest = ", ".join(f"{name} {seconds:.3f}" for name, seconds in dominant)
     print(f"cached run-step import self-time by package (s): {heaviest}")
@@ -174,6 +182,8 @@ def main() -> None:
                 "ratios": {
                     "cached_over_import_sqlalchemy": ratio_hit,
                     "cached_over_hash_and_read_row": ratio_least,
+                    "cached_over_import_document_models": ratio_models,
+                    "document_models_over_hash_and_read_row": models_floor,
                     "executed_over_docker_plus_import": ratio_miss,
                 },
                 "targets": {

@@ -50,6 +50,6 @@ def variables(var: list[str] | None) -> dict[str, str]:
     Raises:
         UsageError: An item without ``=``.
     """
-    from wfc.cli.run_step import parse_vars
+    from wfc.pipeline.job import parse_vars
 
     return parse_vars(var or [])

@@ -1,140 +1,20 @@
-"""``wfc run-step``: parsed with argparse (standard library only) so that a cache hit pays no
-typer import, and under ``wfc run-pipeline`` handed to the pipeline's warm worker.
+"""``wfc run-step``: one concrete step, run in this process (by hand, under Argo or DVC, or a
+Snakemake job with no worker to forward to: :mod:`wfc.cli.forward`).
 
-Snakemake runs every job as ``wfc run-step …``. With ``$WFC_WORKER`` set (by ``run-pipeline``),
-this command sends the parsed request over that unix socket and prints the answer: the pipeline
-pays the imports of the whole stack once, not once per step (BRIEF §6a). Without a worker (by hand,
-under Argo or DVC) it runs the step through :func:`wfc.api.run_step`. Either way the outcome is the
-same document, printed the same way, with the same exit code.
+The command line is :mod:`wfc.pipeline.job`'s (argparse: a cache hit pays no typer import); the
+step runs through :func:`wfc.api.run_step`, and the outcome is finished and printed by the same
+code the warm worker answers a forwarded job with: the same document, the same exit code.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import signal
-import socket
 import sys
-import textwrap
 from typing import Any, NoReturn
 
 from wfc.cli.boundary import guarded
-from wfc.errors import ExitCode, UsageError, WfcError
-from wfc.model.status import Status
-from wfc.output import json_text
-
-WORKER_ENV = "WFC_WORKER"
-DESCRIPTION = (
-    "Run one concrete step of a pipeline: a cache hit is recorded as cached, a miss runs the method "
-    "in a container and records its outputs and lineage."
-)
-STR, PATH = "<str>", "<path>"
-EXAMPLES = """\
-Example:
-  wfc run-step examples/pipelines/quickstart.json --node clean --sample north
-  wfc run-step pipeline.json --node report --json
-  wfc run-step pipeline.json --node fit --sample s1 --variant deep --force
-
-Exit codes: 0 completed or cached, 1 the step failed, 2 bad input, 3 Docker or database
-unreachable, 130 interrupted."""
-
-
-class _Help(argparse.HelpFormatter):
-    """Help laid out like every other wfc command's (typer's): Usage, text, an example, Arguments,
-    Options with ``<type>`` metavars, ``[required]`` marks, ``--help`` last."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=32, width=80)
-
-    def add_usage(self, usage: str | None, actions: Any, groups: Any, prefix: str | None = None) -> None:
-        super().add_usage("wfc run-step [OPTIONS] {pipeline}", actions, groups, "Usage: ")
-
-    def start_section(self, heading: str | None) -> None:
-        titles = {"positional arguments": "Arguments", "options": "Options"}
-        super().start_section(titles.get(heading or "", heading))
-
-    def _format_action_invocation(self, action: argparse.Action) -> str:
-        if not action.option_strings:
-            return f"{action.dest} <path>"
-        names = ", ".join(sorted(action.option_strings, key=len))
-        return names if action.nargs == 0 else f"{names} {action.metavar}"
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        return (action.help or "") + ("  [required]" if action.required else "")
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        if text.startswith("Example"):
-            return text
-        return textwrap.fill(" ".join(text.split()), width - 2, initial_indent="  ", subsequent_indent="  ")
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"run-step: {message}", "see `wfc run-step --help`")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``run-step`` argument parser."""
-    p = _Parser(
-        prog="wfc run-step", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=_Help, add_help=False
-    )
-    p.add_argument("pipeline", help="The pipeline document (JSON).")
-    p.add_argument("--node", required=True, metavar=STR, help="The node id.")
-    p.add_argument("--sample", metavar=STR, help="The sample, for a per-sample node.")
-    p.add_argument("--variant", metavar=STR, help="A variant declared by the node.")
-    p.add_argument(
-        "--var",
-        action="append",
-        default=[],
-        metavar="<NAME=VALUE>",
-        help="Set a pipeline variable (over $WFC_VAR_NAME and its default); repeatable.",
-    )
-    p.add_argument("--force", action="store_true", help="Execute even when the step is cached.")
-    p.add_argument("--stream", action="store_true", help="Stream the method's output to the terminal.")
-    p.add_argument(
-        "--runtime",
-        choices=["docker", "process"],
-        metavar="[docker|process]",
-        help="docker (default) runs the method in "
-        "a container; process runs it directly, when wfc already runs inside the environment's "
-        "image (Argo, containers).",
-    )
-    p.add_argument(
-        "--pipeline-run",
-        metavar=STR,
-        help="Record into this pipeline run (default: $WFC_PIPELINE_RUN, else an ad-hoc one).",
-    )
-    p.add_argument(
-        "--pipeline-run-key",
-        metavar=STR,
-        help="Record into the pipeline run of this external key, e.g. an "
-        "Argo workflow uid (default: $WFC_PIPELINE_RUN_KEY); the first step creates it.",
-    )
-    p.add_argument(
-        "--pipeline-run-per",
-        metavar="TOOL",
-        help="Record into one pipeline run per invocation of TOOL, the nearest process of that "
-        "name above this one (e.g. dvc: the steps of one `dvc repro`; `wfc compile --backend dvc` "
-        "writes it).",
-    )
-    p.add_argument(
-        "--bundle",
-        metavar=STR,
-        help="Run the pipeline document and methods archived in the store under "
-        "this digest (`wfc compile --backend argo` makes one); the pipeline is a path inside it.",
-    )
-    p.add_argument("--marker", metavar=PATH, help="Touch this file when the step succeeds (for Snakemake).")
-    p.add_argument(
-        "--outputs-file",
-        metavar=PATH,
-        help="Write the step's output hashes here (JSON, no run ids) when it succeeds (for DVC).",
-    )
-    p.add_argument("--project", metavar=PATH, help="Project directory (default: nearest wfc.toml).")
-    p.add_argument("--json", action="store_true", help="Print one JSON document on stdout.")
-    p.add_argument("--verbose", "-v", action="store_true", help="Show tracebacks on errors.")
-    p.add_argument("--help", "-h", action="help", help="Show this message and exit.")
-    return p
+from wfc.pipeline.job import build_parser, finish, request_of
 
 
 def main(argv: list[str]) -> NoReturn:
@@ -144,56 +24,21 @@ def main(argv: list[str]) -> NoReturn:
     guarded(lambda: _run(argv), json_mode=json_mode, verbose=verbose)
 
 
-def request_of(args: argparse.Namespace) -> dict[str, Any]:
-    """The step a parsed command line asks for, as the worker receives it (plain JSON data)."""
-    return {
-        "project": args.project,
-        "runtime": args.runtime,
-        "cwd": os.getcwd(),
-        "step": {
-            "pipeline_path": str(args.pipeline),
-            "node": args.node,
-            "sample": args.sample,
-            "variant": args.variant,
-            "variables": parse_vars(args.var),
-            "force": args.force,
-            "bundle": args.bundle,
-            "pipeline_run_id": args.pipeline_run or os.environ.get("WFC_PIPELINE_RUN") or None,
-            "pipeline_run_key": args.pipeline_run_key
-            or os.environ.get("WFC_PIPELINE_RUN_KEY")
-            or _invocation(args.pipeline_run_per),
-        },
-    }
-
-
-def _invocation(tool: str | None) -> str | None:
-    if not tool:
-        return None
-    from wfc.step.pipeline_run import invocation_key
-
-    return invocation_key(tool)
-
-
 def _run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    request = request_of(args)
-    verbose = args.verbose
-    doc = _forward(request, verbose) if os.environ.get(WORKER_ENV) else None
-    if doc is None:
-        doc = _run_here(request, stream=args.stream)
-    failed = doc["status"] == Status.FAILED
-    if not failed and args.marker is not None:
-        touch_marker(args.marker)
-    if not failed and args.outputs_file is not None:
-        write_outputs_file(args.outputs_file, doc["name"], doc["outputs"])
-    if args.json:
-        sys.stdout.write(json_text(doc))
-    else:
-        _render(doc)
-    return ExitCode.FAILED if failed else ExitCode.OK
+    cwd = os.getcwd()
+    doc = _run_here(request_of(args, cwd, os.environ), stream=args.stream)
+    out, err, code = finish(args, doc, cwd)
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    return code
 
 
 def _run_here(request: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+    if sys.flags.no_site:  # started light (`python -S`, to forward): the whole stack needs site-packages
+        import site
+
+        site.main()
     from wfc import api
     from wfc.output import to_document
 
@@ -207,93 +52,6 @@ def _run_here(request: dict[str, Any], *, stream: bool) -> dict[str, Any]:
     outcome = api.run_step(project, document, **step, output=_echo if stream else None)
     doc: dict[str, Any] = to_document(outcome)
     return doc
-
-
-def _forward(request: dict[str, Any], verbose: bool) -> dict[str, Any] | None:
-    """Hand the request to the run-pipeline worker; its outcome document, or None when no worker
-    answers (the step then runs here, so a stray ``$WFC_WORKER`` never breaks a step).
-
-    Raises:
-        WfcError: The step's own error, as the worker reported it.
-    """
-    try:
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        conn.connect(os.environ[WORKER_ENV])
-    except OSError:
-        return None
-    with conn:
-        conn.sendall(json.dumps(request).encode() + b"\n")
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-    if not data:
-        raise WfcError(
-            "the run-pipeline worker closed the connection (was the pipeline stopped?)",
-            exit_code=ExitCode.INTERRUPTED,
-        )
-    reply: dict[str, Any] = json.loads(data)
-    if "error" in reply:
-        error = reply["error"]
-        if verbose:
-            sys.stderr.write(error.get("traceback") or "")
-        raise WfcError(error["message"], error["hint"], exit_code=ExitCode(error["exit_code"]))
-    outcome: dict[str, Any] = reply["outcome"]
-    return outcome
-
-
-def touch_marker(path: str) -> None:
-    """Create (or refresh) a marker file: Snakemake's sign that a step is done."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "a"):
-        os.utime(path)
-
-
-def write_outputs_file(path: str, name: str, outputs: dict[str, dict[str, Any]]) -> None:
-    """Write a step's output manifest: slot -> hash, size, kind (sorted; the same bytes whenever
-    the outputs are the same, whichever run made them)."""
-    from pathlib import Path
-
-    from wfc.atomic import write_text_atomic
-
-    doc = {
-        "schema": "wfc.outputs/1",
-        "step": name,
-        "outputs": {slot: {k: o[k] for k in ("hash", "size", "kind")} for slot, o in sorted(outputs.items())},
-    }
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(target, json.dumps(doc, indent=2, sort_keys=True) + "\n")
-
-
-def parse_vars(items: list[str]) -> dict[str, str]:
-    """Parse repeated ``--var NAME=VALUE`` options.
-
-    Raises:
-        UsageError: An item without ``=``.
-    """
-    values: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"--var {item!r}: expected NAME=VALUE", "for example: --var threshold=0.5")
-        values[name] = value
-    return values
-
-
-def _render(doc: dict[str, Any]) -> None:
-    """The human output of an outcome: outputs on stdout, the status line on stderr."""
-    for slot, o in doc["outputs"].items():
-        sys.stdout.write(f"{slot}\t{o['hash']}\t{o['size']}\t{o['path']}\n")
-    took = f"in {doc['seconds']:.2f}s"
-    name, run = doc["name"], doc["run_id"]
-    if doc["status"] == Status.CACHED:
-        sys.stderr.write(f"{name}: cached (run {run}, from {doc['cache_source']}) {took}\n")
-    elif doc["status"] == Status.COMPLETED:
-        sys.stderr.write(f"{name}: completed (run {run}; why: {doc['reason']}) {took}\n")
-    else:
-        sys.stderr.write(
-            f"error: step {name} failed: {doc['error']}\nhint: see {doc['log_dir']}/stderr.log (run {run})\n"
-        )
 
 
 def _echo(_stream: str, chunk: bytes) -> None:

@@ -1,9 +1,9 @@
 """Snakemake as ``run-pipeline``'s scheduler (BRIEF §6a, ADR 0009): its working directory under
 ``.wfc/``, its command line and environment, and running it to the end, a cancel or Ctrl-C.
 
-Snakemake runs as a child process in its own session with the recursion limit raised (the stock
-CLI dies on long chains) and the greedy scheduler; its jobs reach this run's warm worker through
-``$WFC_WORKER``. Stopping it stops its whole process group.
+Snakemake runs as a child process in its own session, through :mod:`wfc.pipeline.snakemake_cli`
+(the recursion limit raised, its exit not held by its timers), with the greedy scheduler; its jobs
+reach this run's warm worker through ``$WFC_WORKER``. Stopping it stops its whole process group.
 """
 
 from __future__ import annotations
@@ -28,10 +28,6 @@ from wfc.model.pipeline import Pipeline
 from wfc.pipeline.events import CancelToken
 from wfc.project import Project
 
-SNAKEMAKE = (
-    "import sys; sys.setrecursionlimit(1000000); from snakemake.cli import main; "
-    "sys.argv[0] = 'snakemake'; sys.exit(main())"
-)
 POLL_S = 0.2  # how often a cancel token is looked at while Snakemake runs
 
 
@@ -78,12 +74,14 @@ def argv(
         "wfc_project": str(project.root),
         "wfc_markers": "markers",
         "wfc_fingerprints": str(directory / "fingerprints.json"),
-        "wfc_command": json.dumps([sys.executable, "-m", "wfc"]),
+        # -S: a job's run-step only forwards to the worker, and skipping site-packages' start-up
+        # (.pth files) saves a third of its process; run-step loads them when it runs the step itself
+        "wfc_command": json.dumps([sys.executable, "-S", "-m", "wfc"]),
     }
     return [
         sys.executable,
-        "-c",
-        SNAKEMAKE,
+        "-m",
+        "wfc.pipeline.snakemake_cli",
         "--snakefile",
         str(snakefile),
         "--directory",

@@ -1,12 +1,12 @@
 """The warm worker of a ``run-pipeline``: serves Snakemake's ``wfc run-step`` jobs in-process.
 
-Snakemake runs every job as ``wfc run-step …``; with ``$WFC_WORKER`` set, that command parses its
-arguments and sends the request (plain JSON: project, runtime, working directory and the step's
-``run_step`` arguments) over a unix socket to this server, which runs it through the same
+Snakemake runs every job as ``wfc run-step …``; with ``$WFC_WORKER`` set, that command sends its
+command line, working directory and pipeline-run variables over a unix socket to this server
+(:mod:`wfc.cli.forward`), which parses and runs it through the same
 :func:`wfc.step.lifecycle.run_step` as a standalone process would, one thread per job, and answers
-with the outcome document or the error. The pipeline therefore pays the imports of the whole stack
-once, not once per step (BRIEF §6a), while lifecycle, records and exit codes stay those of
-``run-step``.
+with the text to print and the exit code (:mod:`wfc.pipeline.job`). The pipeline therefore pays
+the imports of the whole stack once, not once per step (BRIEF §6a), while lifecycle, records,
+output and exit codes stay those of ``run-step``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import shutil
 import socketserver
 import tempfile
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,15 +24,14 @@ from typing import Any
 
 from wfc.compile.expand import ConcreteStep
 from wfc.compile.snakefile import concrete_args
-from wfc.errors import ExitCode, WfcError
+from wfc.errors import WfcError
 from wfc.output import to_document
+from wfc.pipeline.job import answer
 from wfc.project import Project
 from wfc.runtime.base import OutputSink
 from wfc.step.lifecycle import run_step
 from wfc.step.outcome import StepOutcome
 from wfc.step.resolve import Warm
-
-INTERNAL_HINT = "this is a bug in wfc: rerun with --verbose and report the traceback"
 
 
 @dataclass(frozen=True)
@@ -94,19 +92,19 @@ class Worker:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     def serve(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Run one request (in the server's thread for it): ``{"outcome": …}`` or ``{"error": …}``."""
-        try:
-            cwd = Path(request["cwd"])
-            step: dict[str, Any] = request["step"]
-            outcome = self.run(
-                self._project(request.get("project"), request.get("runtime"), cwd),
-                **{**step, "pipeline_path": cwd / step["pipeline_path"]},
-            )
-            return {"outcome": to_document(outcome)}
-        except WfcError as exc:
-            return _error(exc.message, exc.hint, exc.exit_code)
-        except Exception as exc:  # an internal error must reach the job, not kill the thread
-            return _error(f"internal error: {type(exc).__name__}: {exc}", INTERNAL_HINT, ExitCode.FAILED)
+        """Answer one job (in the server's thread for it): its command line, working directory and
+        environment in; ``{"stdout", "stderr", "exit_code"}`` out (:func:`wfc.pipeline.job.answer`)."""
+        return answer(request["argv"], request["cwd"], request.get("env") or {}, self._run_request)
+
+    def _run_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        cwd = Path(request["cwd"])
+        step: dict[str, Any] = request["step"]
+        outcome = self.run(
+            self._project(request.get("project"), request.get("runtime"), cwd),
+            **{**step, "pipeline_path": cwd / step["pipeline_path"]},
+        )
+        doc: dict[str, Any] = to_document(outcome)
+        return doc
 
     def run(self, project: Project, **step: Any) -> StepOutcome:
         """Run one step of this pipeline run (``run_step``'s arguments), telling the listener."""
@@ -155,11 +153,3 @@ class Worker:
         for thread in active:  # steps whose job was stopped end quickly once their containers are gone
             thread.join(timeout=30)
         shutil.rmtree(self._dir, ignore_errors=True)
-
-
-def _error(message: str, hint: str, code: int) -> dict[str, Any]:
-    return {"error": {"message": message, "hint": hint, "exit_code": int(code), "traceback": _trace()}}
-
-
-def _trace() -> str:
-    return traceback.format_exc()

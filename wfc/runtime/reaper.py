@@ -9,6 +9,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,13 @@ def start_watchdog(name: str, api_version: str) -> subprocess.Popen[bytes]:
 
 
 def release(watchdog: subprocess.Popen[bytes]) -> None:
-    """Tell the watchdog the container is gone (wfc removed it) and let it exit."""
+    """Tell the watchdog the container is gone (wfc removed it) and let it exit; it is reaped in
+    the background (waiting for its interpreter to end cost each step 13 ms)."""
     assert watchdog.stdin is not None
     with contextlib.suppress(OSError):
         watchdog.stdin.write(b"done\n")
         watchdog.stdin.close()
-    watchdog.wait()
+    threading.Thread(target=watchdog.wait, daemon=True).start()
 
 
 def reap_orphans(client: Any, project_root: Path, over: Callable[[str], bool]) -> int:
