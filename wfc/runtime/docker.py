@@ -35,10 +35,13 @@ def docker_client() -> Any:
     from docker.errors import DockerException
     from requests.exceptions import RequestException
 
-    _probe_socket(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    _probe_socket(host)
     client = None
     try:
         client = docker.from_env(timeout=300, version=os.environ.get("DOCKER_API_VERSION", API_VERSION))
+        if host.startswith("unix://"):  # no proxy or .netrc applies to a local socket: spare requests
+            client.api.trust_env = False  # their lookup on every call (a fifth of a step's own CPU)
         client.ping()
     except (DockerException, RequestException) as exc:
         if client is not None:
