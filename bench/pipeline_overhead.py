@@ -15,7 +15,10 @@ Targets: (b) rerun <= 1.0x (a) no-op rerun (an unchanged rerun does not start Sn
 Figures go to ``bench/results/pipeline_overhead.json`` (``_process.json`` with ``--runtime
 process``, which runs the trivial method without a container: for 10,000 samples).
 
-Usage: python3 bench/pipeline_overhead.py [--sizes 10,100,1000] [--runtime docker|process]
+With ``--reps R`` each shape and size is measured R times, each in a fresh project, and the medians
+are reported (Docker's own time varies by a quarter from run to run on a small machine).
+
+Usage: python3 bench/pipeline_overhead.py [--sizes 10,100,1000] [--runtime docker|process] [--reps 3]
        python3 bench/pipeline_overhead.py --shapes fan --sizes 10000 --runtime process
        (needs Docker and wfc-base)
 """
@@ -26,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -192,13 +196,28 @@ def main() -> None:
         choices=("docker", "process"),
         help="how wfc runs the trivial method (process: no container, for many thousands of steps)",
     )
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=1,
+        help="measure each shape and size this many times (a fresh project each) and report medians: "
+        "Docker's own time varies by a quarter between runs on a small machine",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict[str, Any] = {"schema": "wfc.bench.pipeline-overhead/1", "runtime": args.runtime, "runs": {}}
+    results: dict[str, Any] = {
+        "schema": "wfc.bench.pipeline-overhead/1",
+        "runtime": args.runtime,
+        "reps": args.reps,
+        "runs": {},
+    }
     for shape in args.shapes.split(","):
         for n in sizes:
             with_docker = n <= 100 and args.runtime == "docker"
-            figures = measure(shape, n, with_docker=with_docker, runtime=args.runtime)
+            reps = [
+                measure(shape, n, with_docker=with_docker, runtime=args.runtime) for _ in range(args.reps)
+            ]
+            figures = {k: statistics.median(r[k] for r in reps) for k in reps[0]}
             ratios = {
                 "rerun_over_plain_noop": figures["b_wfc_rerun"] / figures["a_plain_noop"],
                 "plan_plus_compile_over_dry_run": (figures["c_plan"] + figures["c_compile"])
