@@ -127,6 +127,20 @@ def test_keep_last_pins_and_prune(tmp_path: Path) -> None:
     assert unpin(db, old[0]) and not unpin(db, old[0])
 
 
+def test_a_v3_database_gains_the_reproducibility_columns(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    open_database(f"sqlite:///{path}").engine.dispose()
+    with sqlite3.connect(path) as raw:  # back to the v3 shape: runs without the v4 columns
+        for column in ("resources", "code_tree", "env_tree", "reproduces_id"):
+            raw.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        raw.execute("UPDATE wfc_meta SET value = '3' WHERE key = 'schema_version'")
+    open_database(f"sqlite:///{path}").engine.dispose()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT value FROM wfc_meta").fetchall() == [("4",)]
+        columns = {r[1] for r in raw.execute("PRAGMA table_info(runs)")}
+    assert {"resources", "code_tree", "env_tree", "reproduces_id"} <= columns
+
+
 def test_a_v1_database_is_migrated_to_v2(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     from sqlalchemy import create_engine
@@ -139,6 +153,6 @@ def test_a_v1_database_is_migrated_to_v2(tmp_path: Path) -> None:
     engine.dispose()
     open_database(f"sqlite:///{path}").engine.dispose()
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT value FROM wfc_meta").fetchall() == [("3",)]  # v2, then v3
+        assert raw.execute("SELECT value FROM wfc_meta").fetchall() == [("4",)]  # v2, v3, then v4
         names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
     assert {"pins", "pruned_runs", "ix_runs_cache_source"} <= names

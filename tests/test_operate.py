@@ -39,7 +39,7 @@ def test_doctor_passes_on_a_ready_project_and_names_each_failure(chained: Proj) 
     names = [c["name"] for c in doc["checks"]]
     assert names == ["docker", "database", "store", "env python", "env shell", "snakemake", "git"]
     assert doc["ok"] and all(c["status"] in ("ok", "warn") for c in doc["checks"])
-    assert "schema version 3" in doc["checks"][1]["detail"]
+    assert "schema version 4" in doc["checks"][1]["detail"]
     assert chained.wfc("doctor").returncode == 0
 
     (chained.root / "environments" / "shell" / "env.lock.json").unlink()

@@ -346,7 +346,7 @@ def test_read_only_does_not_migrate_a_database_that_is_behind(tmp_path: Path) ->
     with pytest.raises(UsageError) as exc:
         open_lineage(f"sqlite:///{path}", read_only=True)
     assert (exc.value.message, exc.value.hint) == (
-        "the database schema is version 1, older than this wfc's (3); "
+        "the database schema is version 1, older than this wfc's (4); "
         "a command that only reads does not upgrade it",
         "upgrade it with `wfc doctor` (or any command that records, such as `wfc run-step`)",
     )

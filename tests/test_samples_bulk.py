@@ -467,10 +467,10 @@ def test_a_v2_database_migrates_and_read_only_commands_say_how(project: Proj) ->
     raw.close()
     with pytest.raises(UsageError) as exc:
         open_lineage(f"sqlite:///{path}", read_only=True)
-    assert exc.value.message.startswith("the database schema is version 2, older than this wfc's (3)")
+    assert exc.value.message.startswith("the database schema is version 2, older than this wfc's (4)")
     listed = wfc_json(project, "sample", "list")["samples"]  # a command that records migrates
     assert [(s["name"], s["metadata"]) for s in listed] == [("old", {})]
-    assert project.rows("SELECT value FROM wfc_meta WHERE key = 'schema_version'") == [("3",)]
+    assert project.rows("SELECT value FROM wfc_meta WHERE key = 'schema_version'") == [("4",)]
     (project.root / "s.csv").write_text("name,path,k\nold,a.csv,v\n")
     project.wfc("sample", "import", "s.csv", check=True)
     assert project.rows("SELECT name, version, metadata FROM samples ORDER BY version") == [

@@ -35,6 +35,15 @@ def _b64(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode() or "="
 
 
+# resource trace field -> gauge (what a step's execution used; a cache hit pushes none)
+USED = {
+    "cpu_s": "wfc_step_cpu_seconds",
+    "peak_memory_bytes": "wfc_step_peak_memory_bytes",
+    "read_bytes": "wfc_step_read_bytes",
+    "written_bytes": "wfc_step_written_bytes",
+}
+
+
 def exposition(
     *,
     status: str,
@@ -42,8 +51,9 @@ def exposition(
     phases: dict[str, float],
     output_bytes: int,
     metrics: dict[str, Any] | None,
+    resources: dict[str, Any] | None = None,
 ) -> str:
-    """The text exposition of one step's metrics."""
+    """The text exposition of one step's metrics (``resources``: what its execution used)."""
     esc = _label
     lines = [
         "# TYPE wfc_step_duration_seconds gauge",
@@ -61,6 +71,10 @@ def exposition(
         "# TYPE wfc_step_output_bytes gauge",
         f'wfc_step_output_bytes{{method="{esc(method)}"}} {output_bytes}',
     ]
+    for key, name in USED.items():
+        if _number((resources or {}).get(key)) is not None:
+            lines.append(f"# TYPE {name} gauge")
+            lines.append(f'{name}{{method="{esc(method)}"}} {_number((resources or {})[key])}')
     values = [(k, v) for k, v in sorted((metrics or {}).items()) if _number(v) is not None]
     if values:
         lines.append("# TYPE wfc_method_metric gauge")

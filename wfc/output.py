@@ -14,6 +14,29 @@ def plural(count: int, noun: str, nouns: str = "") -> str:
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
+def size_text(n: float) -> str:
+    """A byte count for people: ``1.2 MiB``, ``512 B``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def resources_text(used: dict[str, Any] | None) -> str:
+    """What an execution used, in one line (``wfc show``, the report): wall, CPU, peak memory, I/O."""
+    if not used:
+        return "-"
+    parts = [f"{used['wall_s']:.2f}s wall"]
+    if used.get("cpu_s") is not None:
+        parts.append(f"{used['cpu_s']:.2f}s CPU")
+    if used.get("peak_memory_bytes") is not None:
+        parts.append(f"peak memory {size_text(used['peak_memory_bytes'])}")
+    if used.get("read_bytes") is not None:
+        parts.append(f"read {size_text(used['read_bytes'])}, wrote {size_text(used['written_bytes'] or 0)}")
+    return ", ".join(parts) + f" ({used.get('source', '?')})"
+
+
 def error_text(message: str, hint: str, code: int, json_mode: bool) -> tuple[str, str]:
     """An error as ``(stdout, stderr)`` text: a JSON document under ``--json``, else two lines."""
     if json_mode:

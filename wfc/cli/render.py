@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from wfc.output import plural
+from wfc.output import plural, resources_text
 
 if TYPE_CHECKING:
     from wfc.api import Why
@@ -63,6 +63,11 @@ def show_text(d: dict[str, Any]) -> str:
         lines.append(f"  {o['slot']}  {o['path']}  {o['kind']} {plural(o['size'], 'byte')}  {o['hash']}")
     if d["metrics"]:
         lines.append(f"metrics      {json.dumps(d['metrics'], sort_keys=True)}")
+    if d["resources"]:
+        lines.append(f"used         {resources_text(d['resources'])}")
+    if d["code_tree"]:
+        env = f", environment tree {d['env_tree']}" if d["env_tree"] else ""
+        lines.append(f"kept         code tree {d['code_tree']}{env}")
     for stream, where in d["logs"].items():
         lines.append(f"{stream:<12} {where['file'] or '-'}  (object {where['object'] or '-'})")
     return "\n".join(lines)

@@ -56,11 +56,20 @@ def _v3_sample_metadata(conn: Connection) -> None:
     conn.execute(text(f"ALTER TABLE {Sample.__tablename__} ADD COLUMN metadata {kind}"))
 
 
+def _v4_reproducibility(conn: Connection) -> None:
+    present = {c["name"] for c in inspect(conn).get_columns(Run.__tablename__)}
+    for name in ("resources", "code_tree", "env_tree", "reproduces_id"):
+        if name not in present:  # absent only on a real upgrade (v1 creates the current shape)
+            kind = Run.__table__.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {Run.__tablename__} ADD COLUMN {name} {kind}"))
+
+
 # (version, description, upgrade) in order; each runs inside the migration transaction.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: pipeline runs, runs, inputs, outputs, samples", _v1_initial),
     (2, "pins and pruned runs (for gc and verify), an index on runs.cache_source_id", _v2_pins_and_hit_index),
     (3, "samples.metadata: a sample sheet's extra columns", _v3_sample_metadata),
+    (4, "runs: resource traces, kept code and environment trees, reproductions", _v4_reproducibility),
 ]
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 

@@ -250,9 +250,13 @@ def _objects_of(db: Database, runs: Any, more: Any) -> dict[str, set[str]]:
         for digest, kind in [*s.execute(outputs), *s.execute(more)]:
             found["dir" if kind == "dir" else "file"].add(digest)
         columns = (Run.stdout_object, Run.stderr_object, Run.code_hash, Run.contract_hash)
-        for out, err, code, contract in s.execute(select(*columns).where(Run.id.in_(runs))):
+        kept = (Run.code_tree, Run.env_tree)  # v4: what `wfc reproduce` re-runs from
+        for out, err, code, contract, code_tree, env_tree in s.execute(
+            select(*columns, *kept).where(Run.id.in_(runs))
+        ):
             found["log"].update(d for d in (out, err) if d)
             found["meta"].update((code, contract))
+            found["dir"].update(d for d in (code_tree, env_tree) if d)
     return found
 
 

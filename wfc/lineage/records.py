@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 from wfc.errors import UsageError, WfcError
 from wfc.model.status import Status
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 HOST = socket.gethostname()
 STALE_MESSAGE = "the process running this step died (claim taken over by a later run)"
 EARLIER_LIMIT = 200  # earlier runs a new run is compared with (``wfc why``, a run's reason)
@@ -51,9 +51,12 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def completion(metrics: dict[str, Any], logs: tuple[str | None, str | None]) -> dict[str, Any]:
+def completion(
+    metrics: dict[str, Any], logs: tuple[str | None, str | None], resources: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The column values that mark a run ``completed`` (both drivers write exactly these)."""
     return {
+        "resources": resources,
         "status": Status.COMPLETED.value,
         "ended_at": now(),
         "metrics": metrics,
@@ -64,10 +67,16 @@ def completion(metrics: dict[str, Any], logs: tuple[str | None, str | None]) -> 
 
 
 def failure(
-    status: Status, error: str, tail: str | None, exit_code: int | None, logs: tuple[str | None, str | None]
+    status: Status,
+    error: str,
+    tail: str | None,
+    exit_code: int | None,
+    logs: tuple[str | None, str | None],
+    resources: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The column values that mark a run ``failed`` or ``cancelled`` (both drivers write these)."""
     return {
+        "resources": resources,
         "status": status.value,
         "ended_at": now(),
         "error": error,
@@ -127,6 +136,12 @@ class RunRecord:
     stdout_object: str | None = None
     stderr_object: str | None = None
     metrics: dict[str, Any] | None = field(default=None)
+    # v4: what the execution used, measured by the runtime (see ``wfc.runtime.base.Resources``):
+    # {"wall_s", "cpu_s", "peak_memory_bytes", "read_bytes", "written_bytes"}; a hit has None
+    resources: dict[str, Any] | None = field(default=None)
+    code_tree: str | None = None  # v4: the method directory as a tree object in the store
+    env_tree: str | None = None  # v4: the environment's Dockerfile and lock as a tree object
+    reproduces_id: str | None = None  # v4: set on a reproduction (``wfc reproduce``): the original
 
 
 @dataclass(frozen=True)
@@ -265,8 +280,9 @@ class Lineage(Protocol):
         outputs: list[OutputRecord],
         metrics: dict[str, Any],
         logs: tuple[str | None, str | None],
+        resources: dict[str, Any] | None = None,
     ) -> None:
-        """Mark a run ``completed`` together with its outputs: one transaction."""
+        """Mark a run ``completed`` together with its outputs and what it used: one transaction."""
         ...
 
     def fail_run(
@@ -278,8 +294,9 @@ class Lineage(Protocol):
         exit_code: int | None,
         logs: tuple[str | None, str | None],
         status: Status = Status.FAILED,
+        resources: dict[str, Any] | None = None,
     ) -> None:
-        """Mark a run ``failed`` (or ``cancelled``) with its message and logs."""
+        """Mark a run ``failed`` (or ``cancelled``) with its message, logs and what it used."""
         ...
 
     def fail_stale(self, key: str, host: str) -> list[str]:

@@ -75,6 +75,11 @@ class Run(Base):
     stdout_object: Mapped[str | None] = mapped_column(String(80))
     stderr_object: Mapped[str | None] = mapped_column(String(80))
     metrics: Mapped[dict[str, Any] | None]
+    # v4: what a re-run needs and what the execution used (NULL on older rows and on hits)
+    resources: Mapped[dict[str, Any] | None]
+    code_tree: Mapped[str | None] = mapped_column(String(80))  # the method directory, a tree object
+    env_tree: Mapped[str | None] = mapped_column(String(80))  # the environment's Dockerfile and lock
+    reproduces_id: Mapped[str | None] = mapped_column(String(32))  # a reproduction: the run it re-ran
 
     __table_args__ = (
         Index("ix_runs_key_status", "key", "status"),

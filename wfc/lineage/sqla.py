@@ -172,13 +172,14 @@ class SqlAlchemyLineage:
         outputs: list[OutputRecord],
         metrics: dict[str, Any],
         logs: tuple[str | None, str | None],
+        resources: dict[str, Any] | None = None,
     ) -> None:
         """Mark a ``running`` run ``completed`` with its outputs: one transaction (no-op otherwise)."""
         with self.db.session() as s, s.begin():
             done = s.execute(
                 update(Run)
                 .where(Run.id == run_id, Run.status == Status.RUNNING.value)
-                .values(**completion(metrics, logs))
+                .values(**completion(metrics, logs, resources))
             )
             if done.rowcount:  # type: ignore[attr-defined]
                 s.add_all(RunOutput(**asdict(o)) for o in outputs)
@@ -192,13 +193,14 @@ class SqlAlchemyLineage:
         exit_code: int | None,
         logs: tuple[str | None, str | None],
         status: Status = Status.FAILED,
+        resources: dict[str, Any] | None = None,
     ) -> None:
         """Mark a ``running`` run ``failed`` (or ``cancelled``) with its message and logs."""
         with self.db.session() as s, s.begin():
             s.execute(
                 update(Run)
                 .where(Run.id == run_id, Run.status == Status.RUNNING.value)
-                .values(**failure(status, error, tail, exit_code, logs))
+                .values(**failure(status, error, tail, exit_code, logs, resources))
             )
 
     def runs_of(self, pipeline_run_id: str) -> list[RunRecord]:

@@ -42,7 +42,7 @@ from wfc.lineage.records import (
 from wfc.model.status import Status
 
 BUSY_TIMEOUT_S = 60
-_JSON = {"params", "members", "metrics", "metadata"}
+_JSON = {"params", "members", "metrics", "metadata", "resources"}
 _IN_CHUNK = 500  # names per IN (...) query: well below SQLite's limit on bound parameters
 R = TypeVar("R")
 
@@ -232,10 +232,11 @@ class SqliteLineage:
         outputs: list[OutputRecord],
         metrics: dict[str, Any],
         logs: tuple[str | None, str | None],
+        resources: dict[str, Any] | None = None,
     ) -> None:
         """Mark a ``running`` run ``completed`` with its outputs: one transaction (no-op otherwise)."""
         with self._transaction():
-            done = self._update("runs", run_id, only_running=True, **completion(metrics, logs))
+            done = self._update("runs", run_id, only_running=True, **completion(metrics, logs, resources))
             for o in outputs if done else []:
                 self._insert("run_outputs", o)
 
@@ -248,10 +249,13 @@ class SqliteLineage:
         exit_code: int | None,
         logs: tuple[str | None, str | None],
         status: Status = Status.FAILED,
+        resources: dict[str, Any] | None = None,
     ) -> None:
         """Mark a ``running`` run ``failed`` (or ``cancelled``) with its message and logs."""
         with self._transaction():
-            self._update("runs", run_id, only_running=True, **failure(status, error, tail, exit_code, logs))
+            self._update(
+                "runs", run_id, only_running=True, **failure(status, error, tail, exit_code, logs, resources)
+            )
 
     def runs_of(self, pipeline_run_id: str) -> list[RunRecord]:
         """Every step run recorded in a pipeline run, oldest first."""

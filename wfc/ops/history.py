@@ -136,6 +136,8 @@ def _step_doc(run: RunRecord) -> dict[str, Any]:
         "seconds": _seconds(run.started_at, run.ended_at),
         "reason": run.reason,
         "error": run.error,
+        "resources": run.resources,
+        "reproduces": run.reproduces_id,
     }
 
 

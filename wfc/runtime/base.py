@@ -8,9 +8,9 @@ process runtime implement the same protocol.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 # Receives the method's output as it is written: ("stdout" or "stderr", a chunk of bytes).
 OutputSink = Callable[[str, bytes], None]
@@ -49,12 +49,38 @@ class ExecSpec:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What an execution used, as its runtime measured it (None: this runtime cannot tell).
+
+    Attributes:
+        wall_s: Seconds from start to exit.
+        cpu_s: CPU seconds, user and system, of every process of the execution.
+        peak_memory_bytes: The most memory it held at once (a container's cgroup counts page cache).
+        read_bytes: Bytes read from block devices.
+        written_bytes: Bytes written to block devices.
+        source: Where the figures come from: ``cgroup``, ``rusage`` or ``clock`` (wall time only).
+    """
+
+    wall_s: float
+    cpu_s: float | None = None
+    peak_memory_bytes: int | None = None
+    read_bytes: int | None = None
+    written_bytes: int | None = None
+    source: str = "clock"
+
+    def as_record(self) -> dict[str, Any]:
+        """The JSON object the lineage records (``runs.resources``)."""
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
 class ExecResult:
-    """How an execution ended."""
+    """How an execution ended, and what it used."""
 
     exit_code: int
     oom_killed: bool = False
     timed_out: bool = False
+    resources: Resources | None = None
 
 
 class Runtime(Protocol):

@@ -12,12 +12,17 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from wfc.errors import InfraError, UsageError
-from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
+from wfc.runtime.base import ExecResult, ExecSpec, OutputSink, Resources
+from wfc.runtime.cgroup import PARENT as CGROUP_PARENT
+from wfc.runtime.cgroup import cgroup_parent, collect
+from wfc.runtime.cgroup import remove as remove_cgroup
 from wfc.runtime.reaper import release, remove_labelled, start_watchdog
 
 DOCKER_HINT = "start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
@@ -97,6 +102,7 @@ class DockerRuntime:
 
     def __init__(self, client: Any | None = None) -> None:
         self._client = client
+        self._info: dict[str, Any] | None = None
 
     @property
     def client(self) -> Any:
@@ -113,16 +119,21 @@ class DockerRuntime:
 
     def reap(self, run_ids: list[str]) -> int:
         """Remove the containers of runs whose wfc process died (found by their ``wfc.run`` label)."""
-        return sum(remove_labelled(self.client, f"wfc.run={run_id}") for run_id in run_ids)
+        removed = sum(remove_labelled(self.client, f"wfc.run={run_id}") for run_id in run_ids)
+        for run_id in run_ids:  # and the cgroup parents their containers left
+            remove_cgroup(f"/{CGROUP_PARENT}/wfc-{run_id.lower()}")
+        return removed
 
     def run(self, spec: ExecSpec) -> ExecResult:
-        """Create, start and wait for the container; always remove it afterwards."""
+        """Create, start and wait for the container; always remove it afterwards. Its resources are
+        read from its cgroup parent when the engine allows one (:mod:`wfc.runtime.cgroup`)."""
         from docker.errors import APIError, ImageNotFound
-        from requests.exceptions import ConnectionError as RequestsConnectionError
-        from requests.exceptions import ReadTimeout
 
+        parent = cgroup_parent(self._engine_info(), spec.name)
         try:
-            container = self.client.containers.create(**_create_kwargs(spec))
+            container = self.client.containers.create(
+                **_create_kwargs(spec), **({"cgroup_parent": parent} if parent else {})
+            )
         except ImageNotFound:
             raise UsageError(
                 f"image {spec.image} is not present in Docker",
@@ -133,33 +144,53 @@ class DockerRuntime:
                 f"Docker could not create the container: {_first_line(exc)}", DOCKER_HINT
             ) from None
         watchdog = start_watchdog(spec.name, API_VERSION)
+        started = time.monotonic()
         try:
-            # attached before start, so that no output is missed
-            pump = _pump(container, spec.stdout_path, spec.stderr_path, spec.output)
-            try:
-                container.start()
-            except APIError as exc:
-                raise InfraError(
-                    f"Docker could not start the container: {_first_line(exc)}", DOCKER_HINT
-                ) from None
-            timed_out = False
-            try:
-                status = container.wait(timeout=spec.timeout) if spec.timeout else container.wait()
-                exit_code = int(status.get("StatusCode", 1))
-            except (ReadTimeout, RequestsConnectionError):
-                timed_out = True
-                container.kill()
-                exit_code = 137
-            pump.join(timeout=30)
-            oom = False
-            if exit_code != 0 and not timed_out:
-                container.reload()
-                oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-            return ExecResult(exit_code=exit_code, oom_killed=oom, timed_out=timed_out)
+            result = self._attend(container, spec)
         finally:
             with contextlib.suppress(APIError):
                 container.remove(force=True)
             release(watchdog)
+            wall = time.monotonic() - started
+            resources = collect(parent, wall) if parent is not None else Resources(wall)
+        return replace(result, resources=resources)
+
+    def _attend(self, container: Any, spec: ExecSpec) -> ExecResult:
+        """Start the created container and wait for it (killed at the timeout)."""
+        from docker.errors import APIError
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+        from requests.exceptions import ReadTimeout
+
+        # attached before start, so that no output is missed
+        pump = _pump(container, spec.stdout_path, spec.stderr_path, spec.output)
+        try:
+            container.start()
+        except APIError as exc:
+            raise InfraError(
+                f"Docker could not start the container: {_first_line(exc)}", DOCKER_HINT
+            ) from None
+        timed_out = False
+        try:
+            status = container.wait(timeout=spec.timeout) if spec.timeout else container.wait()
+            exit_code = int(status.get("StatusCode", 1))
+        except (ReadTimeout, RequestsConnectionError):
+            timed_out = True
+            container.kill()
+            exit_code = 137
+        pump.join(timeout=30)
+        oom = False
+        if exit_code != 0 and not timed_out:
+            container.reload()
+            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        return ExecResult(exit_code=exit_code, oom_killed=oom, timed_out=timed_out)
+
+    def _engine_info(self) -> dict[str, Any]:
+        """The engine's ``/info`` (cgroup driver and version), asked once per runtime; only a
+        local engine's cgroups are ours to read."""
+        if self._info is None:
+            local = (os.environ.get("DOCKER_HOST") or "unix://").startswith("unix://")
+            self._info = dict(self.client.info()) if local else {}
+        return self._info
 
 
 def run_argv(spec: ExecSpec, *, tty: bool) -> list[str]:

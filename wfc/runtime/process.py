@@ -13,10 +13,11 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping
-from typing import IO
+from typing import IO, Any
 
-from wfc.runtime.base import ExecResult, ExecSpec, OutputSink
+from wfc.runtime.base import ExecResult, ExecSpec, OutputSink, Resources
 from wfc_client import contract
 
 # What a method inherits from the process (in a pod: the image's toolchain settings); everything
@@ -74,16 +75,17 @@ class ProcessRuntime:
                 _pump(proc.stdout, out, "stdout", spec.output),
                 _pump(proc.stderr, err, "stderr", spec.output),
             ]
+            started = time.monotonic()
+            waiter = _Waiter(proc)
             timed_out = False
             try:
-                code = proc.wait(timeout=spec.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                code = proc.wait()
+                if not waiter.done.wait(spec.timeout):
+                    timed_out = True
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    waiter.done.wait()
             except BaseException:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+                waiter.done.wait()
                 raise
             finally:  # also when interrupted: the pumps finish before their logs and pipes close
                 for pump in pumps:
@@ -91,8 +93,43 @@ class ProcessRuntime:
                 for pipe in (proc.stdout, proc.stderr):
                     if pipe is not None:
                         pipe.close()
+        code, usage, wall = waiter.code, waiter.usage, time.monotonic() - started
+        resources = (
+            Resources(wall)
+            if usage is None
+            else Resources(
+                wall,
+                cpu_s=usage.ru_utime + usage.ru_stime,
+                peak_memory_bytes=usage.ru_maxrss * 1024,  # Linux counts it in KiB
+                read_bytes=usage.ru_inblock * 512,  # and block I/O in 512-byte blocks
+                written_bytes=usage.ru_oublock * 512,
+                source="rusage",
+            )
+        )
         # a SIGKILL wfc did not send is, in a pod, the kernel's OOM killer at the memory limit
-        return ExecResult(code, oom_killed=code == -signal.SIGKILL and not timed_out, timed_out=timed_out)
+        oom = code == -signal.SIGKILL and not timed_out
+        return ExecResult(code, oom_killed=oom, timed_out=timed_out, resources=resources)
+
+
+class _Waiter:
+    """Reaps the method's process with ``wait4``, which also answers what it used (its own
+    resource usage: steps side by side in one wfc process must not see each other's)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.done = threading.Event()
+        self.code = -1
+        self.usage: Any = None
+        threading.Thread(target=self._wait, args=(proc,), daemon=True).start()
+
+    def _wait(self, proc: subprocess.Popen[bytes]) -> None:
+        try:
+            _pid, status, self.usage = os.wait4(proc.pid, 0)
+            self.code = os.waitstatus_to_exitcode(status)
+            proc.returncode = self.code  # reaped here: Popen must not wait for it again
+        except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): no usage to tell
+            self.code = proc.wait()
+        finally:
+            self.done.set()
 
 
 def _inherited() -> Mapping[str, str]:

@@ -53,6 +53,7 @@ class ExecOutput:
     stderr_tail: str | None
     logs: tuple[str | None, str | None]
     phases: dict[str, float]  # seconds spent staging inputs ("restore") and in the container ("run")
+    resources: dict[str, Any] | None = None  # what the last attempt used (``Resources.as_record``)
 
 
 def execute(ex: Execution) -> ExecOutput:
@@ -89,7 +90,8 @@ def execute(ex: Execution) -> ExecOutput:
     phases = {"restore": staged - started, "run": time.monotonic() - staged}
     logs = (ex.store.put_file(stdout)[0], ex.store.put_file(stderr)[0])
     tail = _tail(stderr) if error else None
-    return ExecOutput(out_dir, outputs, metrics, error, result.exit_code, tail, logs, phases)
+    used = result.resources.as_record() if result.resources is not None else None
+    return ExecOutput(out_dir, outputs, metrics, error, result.exit_code, tail, logs, phases, used)
 
 
 def _judge(
@@ -198,6 +200,16 @@ def exec_spec(
         tmp=spec.resources.tmp,
         output=ex.output,
     )
+
+
+def keep_sources(project: Project, store: ObjectStore, step: ResolvedStep) -> dict[str, str | None]:
+    """Archive what a re-run needs beyond the inputs (``wfc reproduce``): the method directory and
+    the environment's Dockerfile and lock, each as a tree object (unchanged ones cost a hash)."""
+    env_dir = project.environments_dir / step.env_name
+    return {
+        "code_tree": store.put_tree(step.method.directory, code=True)[0],
+        "env_tree": store.put_tree(env_dir, code=True)[0] if env_dir.is_dir() else None,
+    }
 
 
 def container_user(project: Project) -> str:

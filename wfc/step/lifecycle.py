@@ -30,7 +30,7 @@ from wfc.runtime.base import OutputSink, Runtime
 from wfc.runtime.factory import make_runtime
 from wfc.step.claim import claim, store_guard
 from wfc.step.compare import Comparer
-from wfc.step.execute import ExecOutput, Execution, execute
+from wfc.step.execute import ExecOutput, Execution, execute, keep_sources
 from wfc.step.outcome import StepOutcome, push_metrics
 from wfc.step.pipeline_run import enter_pipeline_run, leave_pipeline_run
 from wfc.step.resolve import ResolvedStep, Resolver, Warm
@@ -247,8 +247,10 @@ class Lifecycle:
         run_dir = self.project.state_dir / "runs" / run_id
         run_dir.mkdir(parents=True)
         log_dir = self.project.relative(run_dir)
+        kept = keep_sources(self.project, self.store, self.step)
         self.lineage.start_run(
-            self._new_run(run_id, Status.RUNNING, reason=reason, log_dir=log_dir), self._input_rows(run_id)
+            self._new_run(run_id, Status.RUNNING, reason=reason, log_dir=log_dir, **kept),
+            self._input_rows(run_id),
         )
         execution = Execution(
             self.project, self.store, self.step, run_id, self.pipeline_run_id, run_dir, runtime, self.output
@@ -270,6 +272,7 @@ class Lifecycle:
                 tail=result.stderr_tail,
                 exit_code=result.exit_code,
                 logs=result.logs,
+                resources=result.resources,
             )
             return self._outcome(
                 run_id,
@@ -280,6 +283,7 @@ class Lifecycle:
                 stderr_tail=result.stderr_tail,
                 exit_code=result.exit_code,
                 log_dir=log_dir,
+                resources=result.resources,
             )
         archiving = time.monotonic()
         rows = self._archive_and_record(run_id, result)
@@ -295,6 +299,7 @@ class Lifecycle:
             exit_code=0,
             log_dir=log_dir,
             metrics=result.metrics,
+            resources=result.resources,
         )
 
     def _pooled_runtime(self) -> Runtime:
@@ -333,7 +338,7 @@ class Lifecycle:
                 with contextlib.suppress(Exception):  # the database may be on the failing disk too
                     self._fail(run_id, message, Status.FAILED)
                 raise
-            self.lineage.complete_run(run_id, rows, result.metrics, result.logs)
+            self.lineage.complete_run(run_id, rows, result.metrics, result.logs, result.resources)
         return rows
 
     def _guarded(self) -> contextlib.AbstractContextManager[object]:

@@ -51,6 +51,7 @@ class StepOutcome:
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
+    resources: dict[str, Any] | None = None  # what an execution used (None for a hit)
 
 
 def push_metrics(url: str, outcome: StepOutcome, step: ResolvedStep, warm: Warm) -> None:
@@ -67,6 +68,7 @@ def push_metrics(url: str, outcome: StepOutcome, step: ResolvedStep, warm: Warm)
         phases=outcome.phases,
         output_bytes=sum(int(o["size"]) for o in outcome.outputs.values()),
         metrics=outcome.metrics,
+        resources=outcome.resources,
     )
 
     def warn_once(message: str) -> None:

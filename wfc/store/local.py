@@ -111,12 +111,16 @@ class ObjectStore:
             return digest
         return self._seal(*new_tmp(self._tmp_dir()), fill=lambda fd: write_all(fd, data))[0]
 
-    def put_tree(self, src: Path, *, move: bool = False) -> tuple[str, int]:
+    def put_tree(self, src: Path, *, move: bool = False, code: bool = False) -> tuple[str, int]:
         """Store a directory: each file, then the tree listing; return ``(tree digest, total size)``.
-        ``move``: as for :meth:`put_file`, file by file."""
+        ``move``: as for :meth:`put_file`, file by file. ``code``: leave out what never counts as
+        a method's content (``__pycache__``, ``*.pyc``…: see ``code_tree``)."""
         entries: list[list[object]] = []
         total = 0
         for dirpath, dirnames, filenames in os.walk(src):
+            if code:
+                dirnames[:] = [d for d in dirnames if not is_ignored(d)]
+                filenames = [f for f in filenames if not is_ignored(f)]
             dirnames.sort()
             here = Path(dirpath)
             if not dirnames and not filenames and here != src:

@@ -1,0 +1,106 @@
+"""Resource traces and kept sources: every execution records what it used (wall, CPU, peak
+memory, block I/O: from the container's cgroup, or from ``wait4`` for the process runtime) and
+archives its method directory and environment as tree objects a re-run can restore."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Proj, probe_pipeline, wfc_json
+from wfc import metrics
+from wfc.output import resources_text
+from wfc.runtime import cgroup
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize("runtime", ["docker", "process"])
+def test_an_execution_records_what_it_used(probe_project: Proj, runtime: str) -> None:
+    probe_project.write_pipeline(probe_pipeline({"mode": "hog", "k": 40}))
+    doc = probe_project.run_step("probe", "--sample", "s1", "--runtime", runtime)
+    assert doc["status"] == "completed", doc
+    shown = wfc_json(probe_project, "show", doc["run_id"])
+    used = shown["resources"]
+    assert used["source"] == ("cgroup" if runtime == "docker" else "rusage")
+    assert used["peak_memory_bytes"] >= 40 * MIB  # the 40 MiB it held at once
+    assert used["peak_memory_bytes"] < 64 * MIB * (1 if runtime == "docker" else 4)
+    assert 0 < used["cpu_s"] < 30 and used["wall_s"] > 0
+    assert used["read_bytes"] >= 0 and used["written_bytes"] >= 0
+    text = probe_project.wfc("show", doc["run_id"], check=True).stdout
+    assert "used         " in text and "s CPU, peak memory " in text
+    steps = [s for pr in wfc_json(probe_project, "runs", "--steps")["pipeline_runs"] for s in pr["steps"]]
+    assert [s["resources"]["peak_memory_bytes"] for s in steps] == [used["peak_memory_bytes"]]
+    if runtime == "docker":  # the cgroup parent is read and deleted with the container
+        assert not list(cgroup.ROOT.glob(f"*/{cgroup.PARENT}/wfc-{doc['run_id'].lower()}"))
+
+
+def test_a_failed_execution_records_what_it_used_and_a_hit_nothing(probe_project: Proj) -> None:
+    probe_project.write_pipeline(probe_pipeline({"mode": "fail"}))
+    failed = probe_project.run_step("probe", "--sample", "s1")
+    assert failed["status"] == "failed"
+    assert wfc_json(probe_project, "show", failed["run_id"])["resources"]["wall_s"] > 0
+    probe_project.write_pipeline(probe_pipeline())
+    probe_project.run_step("probe", "--sample", "s1")
+    hit = probe_project.run_step("probe", "--sample", "s1")
+    assert hit["status"] == "cached"
+    assert wfc_json(probe_project, "show", hit["run_id"])["resources"] is None
+
+
+def test_the_method_and_environment_are_kept_as_tree_objects(probe_project: Proj, tmp_path: Path) -> None:
+    method_dir = probe_project.root / "methods" / "t" / "probe"
+    (method_dir / "__pycache__").mkdir(exist_ok=True)
+    (method_dir / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"never content")
+    first = probe_project.run_step("probe", "--sample", "s1")
+    second = probe_project.run_step("probe", "--sample", "s2")
+    kept = probe_project.rows("SELECT code_tree, env_tree FROM runs ORDER BY id")
+    assert kept[0] == kept[1] and all(kept[0])  # unchanged code and environment: the same objects
+    for run in (first, second):
+        assert wfc_json(probe_project, "show", run["run_id"])["code_tree"] == kept[0][0]
+    trees = probe_project.root / ".wfc" / "store" / "objects"
+    listing = json.loads((trees / kept[0][0][7:9] / kept[0][0][9:]).read_text())
+    names = {entry[0] for entry in listing["entries"]}
+    assert names == {"main.py", "method.yaml"}  # caches are never part of the code
+    env_listing = json.loads((trees / kept[0][1][7:9] / kept[0][1][9:]).read_text())
+    assert {entry[0] for entry in env_listing["entries"]} >= {"Dockerfile", "env.lock.json"}
+    assert wfc_json(probe_project, "cache", "verify")["problems"] == []  # the trees are referenced
+
+
+def test_resource_gauges_are_pushed_for_an_execution() -> None:
+    used = {
+        "wall_s": 1.5,
+        "cpu_s": 0.75,
+        "peak_memory_bytes": 3 * MIB,
+        "read_bytes": 0,
+        "written_bytes": 4096,
+    }
+    body = metrics.exposition(
+        status="completed", method="t/probe", phases={}, output_bytes=1, metrics=None, resources=used
+    )
+    assert 'wfc_step_cpu_seconds{method="t/probe"} 0.75' in body
+    assert f'wfc_step_peak_memory_bytes{{method="t/probe"}} {float(3 * MIB)}' in body
+    assert 'wfc_step_written_bytes{method="t/probe"} 4096.0' in body
+    hit = metrics.exposition(status="cached", method="m", phases={}, output_bytes=1, metrics=None)
+    assert "wfc_step_cpu_seconds" not in hit
+
+
+def test_resources_read_as_one_line() -> None:
+    used = {
+        "wall_s": 2.0,
+        "cpu_s": 1.25,
+        "peak_memory_bytes": 3 * MIB,
+        "read_bytes": 0,
+        "written_bytes": 2048,
+    }
+    assert resources_text({**used, "source": "cgroup"}) == (
+        "2.00s wall, 1.25s CPU, peak memory 3.0 MiB, read 0 B, wrote 2.0 KiB (cgroup)"
+    )
+    assert resources_text({"wall_s": 0.5, "source": "clock"}) == "0.50s wall (clock)"
+    assert resources_text(None) == "-"
+
+
+def test_cgroup_parents_only_where_their_counters_can_be_read() -> None:
+    assert cgroup.cgroup_parent({"CgroupDriver": "systemd"}, "wfc-r1") is None
+    assert cgroup.cgroup_parent({}, "wfc-r1") is None  # a remote engine: nothing to read here
