@@ -73,6 +73,8 @@ def test_every_command_has_help_with_an_example(project: Proj) -> None:
         ["lineage"],
         ["why"],
         ["export"],
+        ["reproduce"],
+        ["report"],
         ["cache", "verify"],
         ["cache", "gc"],
         ["cache", "stats"],

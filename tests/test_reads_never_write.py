@@ -382,7 +382,8 @@ def test_read_only_postgresql(postgres_url: str) -> None:
 
 @pytest.mark.docker
 def test_reads_after_real_runs_write_nothing(chained: Proj) -> None:
-    ids = run_pipeline(chained)["ids"]
+    done = run_pipeline(chained)
+    ids = done["ids"]
     doc = json.loads(chained.wfc("show", ids["a[s1]"], "--json", check=True).stdout)
     rotten = Project.load(chained.root).object_store().path(doc["outputs"][0]["hash"])
     rotten.chmod(0o644)
@@ -399,6 +400,7 @@ def test_reads_after_real_runs_write_nothing(chained: Proj) -> None:
         ["show", ids["b[s2]"]],
         ["lineage", ids["b[s2]"]],
         ["logs", ids["b[s2]"]],
+        ["report", done["pipeline_run"], "-o", str(chained.root.parent / "report.html")],
     ):
         chained.wfc(*command, check=True)
     assert snapshot(chained.root) == before

@@ -1,6 +1,7 @@
 """``/api/pipeline-runs`` and ``/api/runs/{run_id}`` (``show``, ``logs``, ``lineage``): what was
 recorded, as the same documents ``wfc runs --json``, ``wfc show --json`` and ``wfc lineage
---format json`` print. Only reads; an unknown run or pipeline run is 404.
+--format json`` print, and a pipeline run's ``wfc report`` page. Only reads; an unknown run or
+pipeline run is 404.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from wfc import api
 from wfc.canvas.deps import ProjectDep, errors
@@ -23,10 +24,18 @@ from wfc.errors import UsageError, WfcError
 from wfc.lineage.db import database
 from wfc.lineage.query import find_pipeline_run
 from wfc.ops.lineage_view import render
+from wfc.ops.report import read_report
+from wfc.ops.report_html import CSP as REPORT_CSP
+from wfc.ops.report_html import render as render_report
 from wfc.project import Project
 
 router = APIRouter(prefix="/api")
 Stream = Literal["stdout", "stderr"]
+REPORT_HEADERS = {
+    "Content-Security-Policy": f"sandbox allow-scripts; {REPORT_CSP}",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 
 
 @router.get("/pipeline-runs", response_model=RunHistory, responses=errors(400))
@@ -56,6 +65,16 @@ def pipeline_run(proj: ProjectDep, pipeline_run: Annotated[str, Path(alias="id")
     return PipelineRunDetail(
         pipeline_run=history.pipeline_runs[0], document=document if isinstance(document, dict) else None
     )
+
+
+@router.get("/pipeline-runs/{id}/report", response_class=HTMLResponse, include_in_schema=False)
+def pipeline_run_report(proj: ProjectDep, pipeline_run: Annotated[str, Path(alias="id")]) -> HTMLResponse:
+    """The ``wfc report`` page of a pipeline run, sandboxed: it runs apart from the canvas's origin."""
+    try:
+        page = render_report(read_report(proj, pipeline_run))
+    except UsageError as exc:
+        raise not_found(exc) from None
+    return HTMLResponse(page, headers=REPORT_HEADERS)
 
 
 @router.get("/runs/{run_id}", response_model=ShowRun, responses=errors(404))

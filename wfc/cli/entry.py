@@ -21,7 +21,7 @@ def main() -> None:
         import site
 
         site.main()
-    from wfc.cli import canvas, history, operate, samples, setup  # noqa: F401  (they register commands on app)
+    from wfc.cli import canvas, history, operate, prove, samples, setup  # noqa: F401  (they register commands on app)
     from wfc.cli.app import app
 
     app()

@@ -210,6 +210,14 @@ def export_cmd(
         ),
     ],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing destination.")] = False,
+    provenance: Annotated[
+        str | None,
+        typer.Option(
+            "--provenance",
+            help="With a pipeline run, also describe what it did: ro-crate (DEST becomes a Workflow Run "
+            "RO-Crate) or prov (DEST/provenance.json, W3C PROV-JSON).",
+        ),
+    ] = None,
     pipeline: ScopeOpt = None,
     project: ProjectOpt = None,
     json_out: JsonOpt = False,
@@ -217,10 +225,11 @@ def export_cmd(
 ) -> None:
     """Copy a run's output out of the store, verified by hash (a cached run exports the outputs it
     reused), or every output of a pipeline run (p-…) into DEST/<node>/<sample>/<variant>/ with a
-    manifest.json.
+    manifest.json, and with --provenance a provenance document.
 
     Examples: wfc export r-01JD3 summary ./summary.csv
               wfc export p-01JD2 results/
+              wfc export p-01JD2 results/ --provenance ro-crate
     """
     from wfc import api
     from wfc.errors import UsageError
@@ -230,7 +239,7 @@ def export_cmd(
             raise UsageError(
                 "a pipeline run exports all its outputs: give only DEST", f"e.g. wfc export {run} results/"
             )
-        folder = api.export_results(load_project(project), run, args[0], force=force)
+        folder = api.export_results(load_project(project), run, args[0], force=force, provenance=provenance)
         if json_out:
             emit_json(folder)
             return
@@ -239,7 +248,14 @@ def export_cmd(
         for step in folder.skipped:
             say(f"  skipped {step}: no outputs")
         say(f"manifest: {folder.dest / 'manifest.json'}")
+        if folder.provenance is not None:
+            say(f"provenance ({provenance}): {folder.dest / folder.provenance}")
         return
+    if provenance is not None:
+        raise UsageError(
+            "--provenance describes a pipeline run: give a pipeline run id (p-…)",
+            f"e.g. wfc export p-01JD2 results/ --provenance {provenance}",
+        )
     if len(args) not in (1, 2):
         raise UsageError("export takes [SLOT] DEST", "e.g. wfc export RUN summary ./out.json")
     slot, dest = (None, args[0]) if len(args) == 1 else (args[0], args[1])

@@ -68,6 +68,13 @@ def show_text(d: dict[str, Any]) -> str:
     if d["code_tree"]:
         env = f", environment tree {d['env_tree']}" if d["env_tree"] else ""
         lines.append(f"kept         code tree {d['code_tree']}{env}")
+    if d["reproductions"]:  # the newest says whether the result was last confirmed
+        last = d["reproductions"][0]
+        when = f"{last['id']} at {last['at']} UTC"
+        if last["identical"]:
+            lines.append(f"confirmed    by {when} (identical)")
+        else:
+            lines.append(f"reproduction NOT reproduced by {when}: {last['error']}")
     for stream, where in d["logs"].items():
         lines.append(f"{stream:<12} {where['file'] or '-'}  (object {where['object'] or '-'})")
     return "\n".join(lines)

@@ -7,11 +7,11 @@ plus one query each for the runs and the inputs it reaches, never one query per 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from wfc.errors import UsageError
 from wfc.lineage.db import Database
@@ -201,6 +201,27 @@ def run_by_id(db: Database, run_id: str) -> RunRecord | None:
     with db.session() as s:
         row = s.get(Run, run_id)
         return to_record(RunRecord, row) if row else None
+
+
+def finish_reproduction(
+    db: Database, run_id: str, outputs: list[OutputRecord], values: dict[str, Any]
+) -> None:
+    """Close a reproduction (``wfc reproduce``) with its verdict and outputs: one transaction.
+    ``values`` are :func:`~wfc.lineage.records.completion` or ``failure`` columns; a failed
+    reproduction keeps its outputs too, so that the difference can be exported."""
+    with db.session() as s, s.begin():
+        done = s.execute(
+            update(Run).where(Run.id == run_id, Run.status == Status.RUNNING.value).values(**values)
+        )
+        if done.rowcount:  # type: ignore[attr-defined]
+            s.add_all(RunOutput(**asdict(o)) for o in outputs)
+
+
+def reproductions_of(db: Database, run_id: str) -> list[RunRecord]:
+    """The finished reproductions of a run, newest first (``wfc show``: when it was last confirmed)."""
+    stmt = select(Run).where(Run.reproduces_id == run_id, Run.status != Status.RUNNING.value)
+    with db.session() as s:
+        return [to_record(RunRecord, r) for r in s.execute(stmt.order_by(Run.id.desc())).scalars()]
 
 
 def pin(db: Database, run_id: str, note: str) -> bool:

@@ -27,6 +27,7 @@ from wfc.lineage.query import (
     find_pipeline_run,
     find_run,
     pipeline_runs,
+    reproductions_of,
     run_by_id,
     run_detail,
     step_runs,
@@ -149,6 +150,8 @@ def show(project: Project, ref: str, pipeline: str | None = None) -> dict[str, A
     """Everything recorded about one step run, as the ``wfc show --json`` document."""
     with _reading(project) as db:
         detail = run_detail(db, find_run(db, ref, pipeline))
+        # a hit's bytes are its source's: a reproduction of either confirms them
+        checked = reproductions_of(db, detail.run.cache_source_id or detail.run.id)
     run, pr = detail.run, detail.pipeline_run
     doc: dict[str, Any] = {k: v for k, v in asdict(run).items() if k not in ("pid",)}
     doc["started_at"] = run.started_at.isoformat()
@@ -186,6 +189,15 @@ def show(project: Project, ref: str, pipeline: str | None = None) -> dict[str, A
         for o in detail.outputs
     ]
     doc["logs"] = {stream: _log_paths(project, run, stream) for stream in ("stdout", "stderr")}
+    doc["reproductions"] = [
+        {
+            "id": r.id,
+            "identical": r.status == "completed",
+            "at": r.ended_at.isoformat() if r.ended_at else None,
+            "error": r.error,
+        }
+        for r in checked
+    ]
     return {"schema": "wfc.show/1", **doc}
 
 

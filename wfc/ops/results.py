@@ -24,6 +24,8 @@ from wfc.lineage.query import RunFilter, find_pipeline_run, run_detail, step_run
 from wfc.lineage.records import OutputRecord, RunRecord, now
 from wfc.model.status import Status
 from wfc.ops.export import replace_with, stage, verify
+from wfc.ops.provenance import Facts, Provenance
+from wfc.ops.provenance import write as write_provenance
 from wfc.project import Project
 
 MANIFEST = "manifest.json"
@@ -41,10 +43,14 @@ class ExportedRun:
     files: int
     bytes: int
     skipped: tuple[str, ...]
+    provenance: Path | None = None  # the provenance document in ``dest`` (``--provenance``)
 
 
-def export_pipeline_run(project: Project, ref: str, dest: Path, *, force: bool = False) -> ExportedRun:
-    """Copy every output of pipeline run ``ref`` (an id or a unique prefix) into ``dest``.
+def export_pipeline_run(
+    project: Project, ref: str, dest: Path, *, force: bool = False, provenance: Provenance | None = None
+) -> ExportedRun:
+    """Copy every output of pipeline run ``ref`` (an id or a unique prefix) into ``dest``; with
+    ``provenance``, also what the run did in that format (:mod:`wfc.ops.provenance`).
 
     Raises:
         UsageError: Unknown pipeline run, one without outputs, or a ``dest`` that is not empty.
@@ -54,7 +60,8 @@ def export_pipeline_run(project: Project, ref: str, dest: Path, *, force: bool =
         pr = find_pipeline_run(db, ref)
         runs = _newest_per_step(step_runs(db, RunFilter(), [pr.id]))
         done = [r for r in runs if r.status in (Status.COMPLETED, Status.CACHED)]
-        outputs = {r.id: run_detail(db, r).outputs for r in done}
+        details = {r.id: run_detail(db, r) for r in runs}
+        outputs = {r.id: details[r.id].outputs for r in done}
     skipped = tuple(f"{_name(r)} ({r.status})" for r in runs if r not in done)
     if not any(outputs.values()):
         raise UsageError(
@@ -78,10 +85,14 @@ def export_pipeline_run(project: Project, ref: str, dest: Path, *, force: bool =
             stage(store, out, staged / rel)
         manifest = _manifest(pr.id, pr.name, files, skipped)
         (staged / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        placed = {(run.id, out.slot): rel.as_posix() for run, out, rel in files}
+        facts = Facts(pr, [details[r.id] for r in runs], placed)
+        document = None if provenance is None else write_provenance(provenance, staged, facts)
         replace_with(staged, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return ExportedRun(pr.id, pr.name, dest, len(files), sum(o.size for _r, o, _p in files), skipped)
+    total = sum(o.size for _r, o, _p in files)
+    return ExportedRun(pr.id, pr.name, dest, len(files), total, skipped, document)
 
 
 def _newest_per_step(runs: list[RunRecord]) -> list[RunRecord]:

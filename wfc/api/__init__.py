@@ -20,15 +20,13 @@ Snakemake, records and messages can name it; reads (``validate``, ``plan``, ``wh
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from wfc.api.documents import Document, options, reading, runnable, shown
 from wfc.output import to_document
 from wfc.project import Project
 
@@ -50,7 +48,6 @@ if TYPE_CHECKING:
     from wfc.step.outcome import StepOutcome as StepOutcome
     from wfc.store.remote import Transfer as Transfer
 
-Document = str | os.PathLike[str] | Mapping[str, Any]
 
 # The values the verbs return, importable from here without paying for their modules until used.
 _VALUES = {
@@ -61,6 +58,8 @@ _VALUES = {
     "PipelineOutcome": "wfc.pipeline.run",
     "Plan": "wfc.pipeline.plan",
     "Problem": "wfc.model.problem",
+    "Reproductions": "wfc.ops.reproduce",
+    "WrittenReport": "wfc.ops.report",
     "RunHistory": "wfc.ops.history",
     "StepOutcome": "wfc.step.outcome",
     "StoreCheck": "wfc.ops.care",
@@ -83,6 +82,8 @@ __all__ = [
     "open_project",
     "pin",
     "plan",
+    "report",
+    "reproduce",
     "run_pipeline",
     "run_step",
     "runs",
@@ -132,7 +133,7 @@ def validate(
     mismatches between linked slots are warnings. ``variables`` are given values (``--var``)."""
     from wfc.pipeline.validate import validate as _validate
 
-    with _reading(document) as path:
+    with reading(document) as path:
         return _validate(project, path, dict(os.environ if environ is None else environ), variables)
 
 
@@ -146,8 +147,8 @@ def plan(project: Project, document: Document, variables: Mapping[str, str] | No
     from wfc.pipeline.plan import Plan
     from wfc.pipeline.plan import plan as _plan
 
-    with _reading(document) as path:
-        return Plan(str(_shown(document, path)), tuple(_plan(project, path, dict(variables or {}))))
+    with reading(document) as path:
+        return Plan(str(shown(document, path)), tuple(_plan(project, path, dict(variables or {}))))
 
 
 def run_step(
@@ -177,11 +178,11 @@ def run_step(
     from wfc.step.lifecycle import run_step as _run_step
 
     if isinstance(runtime, str):
-        project = Project.load(project.root, {**_options(project), "runtime": runtime})
+        project = Project.load(project.root, {**options(project), "runtime": runtime})
         runtime = None
     return _run_step(
         project,
-        _runnable(project, document),
+        runnable(project, document),
         node,
         sample,
         variant,
@@ -224,7 +225,7 @@ def run_pipeline(
 
     return _run_pipeline(
         project,
-        _runnable(project, document),
+        runnable(project, document),
         cores=cores,
         keep_going=keep_going,
         variables=dict(variables or {}),
@@ -244,7 +245,7 @@ def method_nodes(project: Project, document: Document) -> list[str]:
     """
     from wfc.model.pipeline import MethodNode, load_pipeline
 
-    with _reading(document) as path:
+    with reading(document) as path:
         pipeline, _ = load_pipeline(path)
     return [n.id for n in pipeline.nodes if isinstance(n, MethodNode)]
 
@@ -334,11 +335,11 @@ def why(
     from wfc.ops.why import Why
     from wfc.ops.why import why as _why
 
-    with _reading(document) as path:
+    with reading(document) as path:
         found = _why(
             project, path, node=node, sample=sample, variant=variant, variables=dict(variables or {})
         )
-        return Why(str(_shown(document, path)), tuple(found))
+        return Why(str(shown(document, path)), tuple(found))
 
 
 def export(
@@ -363,18 +364,28 @@ def export(
 
 
 def export_results(
-    project: Project, pipeline_run: str, dest: str | os.PathLike[str], *, force: bool = False
+    project: Project,
+    pipeline_run: str,
+    dest: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    provenance: str | None = None,
 ) -> ExportedRun:
     """Copy every output of a pipeline run (an id or a unique prefix), verified, into a results
-    folder ``dest/<node>/<sample>/<variant>/<file>`` with a ``manifest.json``.
+    folder ``dest/<node>/<sample>/<variant>/<file>`` with a ``manifest.json``; with ``provenance``
+    also describe what the run did: ``ro-crate`` (``dest`` becomes a Workflow Run RO-Crate,
+    Provenance Run Crate profile) or ``prov`` (``dest/provenance.json``, W3C PROV-JSON).
 
     Raises:
-        UsageError: No such pipeline run, no outputs, or ``dest`` is not empty (without ``force``).
+        UsageError: No such pipeline run or provenance format, no outputs, or ``dest`` is not empty
+            (without ``force``).
         StepFailed: An object is corrupt or missing in the store.
     """
+    from wfc.ops.provenance import provenance_format
     from wfc.ops.results import export_pipeline_run
 
-    return export_pipeline_run(project, pipeline_run, Path(dest), force=force)
+    flavour = provenance_format(provenance) if provenance is not None else None
+    return export_pipeline_run(project, pipeline_run, Path(dest), force=force, provenance=flavour)
 
 
 def compile(
@@ -398,102 +409,10 @@ def compile(
 
     merged = load_values([Path(v) for v in values])
     where = Path(out_dir) if out_dir is not None else None
-    path = _runnable(project, document)
+    path = runnable(project, document)
     check_document(project, path, os.environ)  # what validate refuses never compiles
     return generate(project, path, backend, merged, out_dir=where)
 
 
-def cache_verify(project: Project, *, progress: Callable[[int, int], None] | None = None) -> StoreCheck:
-    """Re-hash every object (a corrupt one is quarantined), look for referenced ones missing."""
-    from wfc.ops.care import verify
-
-    return verify(project, progress or (lambda _done, _total: None))
-
-
-def cache_gc(
-    project: Project,
-    *,
-    dry_run: bool = False,
-    keep_last: int | None = None,
-    grace: float = 300,
-    shared: bool = False,
-) -> GcReport:
-    """Remove objects nothing kept (``keep_last`` runs, pins) references (``shared``: from the bucket)."""
-    from wfc.ops.care import gc
-    from wfc.ops.share import gc_shared
-
-    return (gc_shared if shared else gc)(project, dry_run=dry_run, keep_last=keep_last, grace=grace)
-
-
-def cache_push(
-    project: Project, *, pipeline_run: str | None = None, progress: Callable[[int, int], None] | None = None
-) -> Transfer:
-    """Upload to the shared store the objects it lacks: all, or one pipeline run's closure."""
-    from wfc.ops.share import push
-
-    return push(project, pipeline_run, progress or (lambda _done, _total: None))
-
-
-def cache_pull(
-    project: Project, *, pipeline_run: str | None = None, progress: Callable[[int, int], None] | None = None
-) -> Transfer:
-    """Download from the shared store what the local cache lacks, verified: all, or one run's closure."""
-    from wfc.ops.share import pull
-
-    return pull(project, pipeline_run, progress or (lambda _done, _total: None))
-
-
-def pin(
-    project: Project, run: str, *, note: str = "", remove: bool = False, pipeline: str | None = None
-) -> tuple[str, bool]:
-    """Pin a run's outputs against ``cache_gc(keep_last=…)`` (or unpin): its id, and if it changed."""
-    from wfc.lineage import query
-    from wfc.lineage.db import database
-
-    with database(project.database_url) as db:
-        found = query.find_run(db, run, pipeline).id
-        return found, query.unpin(db, found) if remove else query.pin(db, found, note)
-
-
-def doctor(project: Project) -> Health:
-    """Check Docker, the database, the store, environments, Snakemake, git; a failure has a fix."""
-    from wfc.ops.doctor import doctor as _doctor
-
-    return _doctor(project)
-
-
-def _options(project: Project) -> dict[str, str]:
-    return {k: s.value for k, s in project.settings.items() if s.source == "option"}
-
-
-def _runnable(project: Project, document: Document) -> Path:
-    """A document as a file the project can name: a path as given; a dict written once under
-    ``.wfc/documents/`` by its content digest."""
-    if not isinstance(document, Mapping):
-        return Path(os.fspath(document))
-    from wfc.atomic import write_text_atomic
-    from wfc.cache.hashing import hash_bytes
-
-    raw = json.dumps(document, indent=2, sort_keys=True).encode()
-    path = project.state_dir / "documents" / f"{hash_bytes(raw).split(':')[1][:16]}.json"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, raw.decode())
-    return path
-
-
-@contextmanager
-def _reading(document: Document) -> Iterator[Path]:
-    """A document as a file for a read: a path as given; a dict in a temporary file outside the
-    project (removed afterwards), so reads write nothing."""
-    if not isinstance(document, Mapping):
-        yield Path(os.fspath(document))
-        return
-    with tempfile.TemporaryDirectory(prefix="wfc-doc-") as tmp:
-        path = Path(tmp) / "pipeline.json"
-        path.write_text(json.dumps(document, indent=2))
-        yield path
-
-
-def _shown(document: Document, path: Path) -> str:
-    return f"<{document.get('name') or 'pipeline'}>" if isinstance(document, Mapping) else str(path)
+from wfc.api.care import cache_gc, cache_pull, cache_push, cache_verify, doctor, pin  # noqa: E402
+from wfc.api.proof import report, reproduce  # noqa: E402

@@ -1,0 +1,121 @@
+"""``wfc reproduce``: a recorded step re-run from its record alone (kept code, inputs by hash,
+params, image by digest), compared byte for byte, recorded as a reproduction; the original and
+the cache untouched."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from tests.conftest import Proj, probe_pipeline, run_pipeline, wfc_json
+
+
+def _table(proj: Proj, table: str) -> list[tuple[object, ...]]:
+    return proj.rows(f"SELECT * FROM {table} ORDER BY 1")
+
+
+def test_a_deterministic_step_reproduces_bit_identically(probe_project: Proj) -> None:
+    done = probe_project.run_step("probe", "--sample", "s1")
+    before = {t: _table(probe_project, t) for t in ("runs", "run_outputs", "run_inputs")}
+    # the project moves on: the method's code changes; the record still says what ran
+    main = probe_project.root / "methods" / "t" / "probe" / "main.py"
+    main.write_text(main.read_text().replace("sample=", "SAMPLE="))
+    proc = probe_project.wfc("reproduce", done["run_id"])
+    assert proc.returncode == 0, proc.stderr
+    assert f"probe[s1]: identical ({done['run_id']} -> r-" in proc.stderr
+    assert "1 of 1 step reproduced bit-identically; recorded as p-" in proc.stderr
+    runs = probe_project.rows("SELECT id, status, key, reproduces_id, pipeline_run_id FROM runs ORDER BY id")
+    _, again = runs
+    assert again[1:4] == ("completed", None, done["run_id"])  # no key: never a cache source
+    assert [r for r in _table(probe_project, "runs") if r[0] == done["run_id"]] == [
+        r for r in before["runs"] if r[0] == done["run_id"]
+    ]  # the original's record is untouched
+    name = probe_project.rows("SELECT name FROM pipeline_runs WHERE id = ?", again[4])
+    assert name == [("reproduce:probe",)]
+    shown = probe_project.wfc("show", done["run_id"], check=True).stdout
+    assert f"confirmed    by {again[0]} at " in shown and "(identical)" in shown
+    assert not (probe_project.root / ".wfc" / "reproduce" / again[0]).exists()  # scratch removed
+
+
+def test_a_timestamp_is_named_as_not_reproducible(probe_project: Proj) -> None:
+    probe_project.write_pipeline(probe_pipeline({"mode": "stamp"}))
+    done = probe_project.run_step("probe", "--sample", "s1")
+    proc = probe_project.wfc("reproduce", done["run_id"], "--json")
+    assert proc.returncode == 1  # some output differs: the document still says it all
+    doc = json.loads(proc.stdout)
+    step = doc["steps"][0]
+    assert step["identical"] is False and doc["identical"] is False
+    out = step["outputs"][0]
+    assert out["slot"] == "out" and out["identical"] is False
+    assert out["original"]["hash"] != out["reproduced"]["hash"]
+    assert out["diff"].startswith("--- original/out.txt\n+++ reproduced/out.txt\n")
+    proc = probe_project.wfc("reproduce", done["run_id"])
+    assert proc.returncode == 1
+    assert "probe[s1]: DIFFERENT" in proc.stderr and "  out: not reproducible" in proc.stderr
+    assert "not reproducible: probe[s1] (out)" in proc.stderr
+    status = probe_project.rows("SELECT status, error FROM runs WHERE reproduces_id IS NOT NULL ORDER BY id")
+    assert status[0] == ("failed", f"not reproducible: out differ from {done['run_id']}")
+    shown = probe_project.wfc("show", done["run_id"], check=True).stdout
+    assert "NOT reproduced by r-" in shown
+    again = probe_project.run_step("probe", "--sample", "s1")  # a reproduction is never a cache source
+    assert again["status"] == "cached" and again["cache_source"] == done["run_id"]
+
+
+def test_a_pipeline_run_is_reproduced_step_by_step(chained: Proj) -> None:
+    first = run_pipeline(chained)
+    second = run_pipeline(chained)  # all hits: nothing executed in it to reproduce
+    none = chained.wfc("reproduce", second["pipeline_run"])
+    assert none.returncode == 2
+    assert f"error: pipeline run {second['pipeline_run']} has no completed execution" in none.stderr
+    doc = wfc_json(chained, "reproduce", first["pipeline_run"], "--cores", "2")
+    assert doc["identical"] is True
+    assert sorted(s["step"] for s in doc["steps"]) == ["a[s1]", "a[s2]", "b[s1]", "b[s2]"]
+    assert doc["reproduces"] == first["pipeline_run"]
+    hit = chained.rows(
+        "SELECT id, cache_source_id FROM runs WHERE pipeline_run_id = ?", second["pipeline_run"]
+    )
+    one = wfc_json(chained, "reproduce", hit[0][0])  # a hit: the execution it reused is re-run
+    assert one["steps"][0]["run"] == hit[0][1]
+
+
+def test_what_is_missing_is_named_with_the_command_that_restores_it(probe_project: Proj) -> None:
+    done = probe_project.run_step("probe", "--sample", "s1")
+    tree = probe_project.rows("SELECT code_tree FROM runs")[0][0]
+    objects = probe_project.root / ".wfc" / "store" / "objects"
+    (objects / tree[7:9] / tree[9:]).unlink()
+    proc = probe_project.wfc("reproduce", done["run_id"])
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"error: cannot reproduce run {done['run_id']}: the method code ({tree}) is not in the store",
+        f"hint: fetch it with `wfc cache pull --pipeline-run {done['pipeline_run_id']}` from a shared store "
+        "that has it, or re-run the step that made it",
+    ]
+    assert probe_project.rows("SELECT COUNT(*) FROM runs") == [(1,)]  # nothing recorded
+
+
+def test_an_old_or_failed_run_cannot_be_reproduced(probe_project: Proj) -> None:
+    done = probe_project.run_step("probe", "--sample", "s1")
+    probe_project.write_pipeline(probe_pipeline({"mode": "fail"}))
+    failed = probe_project.run_step("probe", "--sample", "s2")
+    proc = probe_project.wfc("reproduce", failed["run_id"])
+    assert proc.returncode == 2
+    assert f"error: cannot reproduce run {failed['run_id']}: it is failed;" in proc.stderr
+    with sqlite3.connect(probe_project.root / ".wfc" / "wfc.db") as db:
+        db.execute("UPDATE runs SET code_tree = NULL WHERE id = ?", (done["run_id"],))
+    proc = probe_project.wfc("reproduce", done["run_id"])
+    assert "it was recorded before wfc kept each method's code" in proc.stderr
+    assert "hint: run the step again with --force" in proc.stderr
+
+
+def test_a_missing_image_is_named_and_a_rebuild_is_not_offered_as_the_same(probe_project: Proj) -> None:
+    done = probe_project.run_step("probe", "--sample", "s1")
+    gone = "sha256:" + "0" * 64
+    with sqlite3.connect(probe_project.root / ".wfc" / "wfc.db") as db:
+        db.execute("UPDATE runs SET env_digest = ? WHERE id = ?", (gone, done["run_id"]))
+    proc = probe_project.wfc("reproduce", done["run_id"])
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"error: cannot reproduce: the image of environment 'python' ({gone}) is not in Docker",
+        "hint: load a saved copy with `docker load -i FILE` (`wfc env build python` makes a new image, "
+        "with another digest, which is not the one recorded)",
+    ]
