@@ -378,3 +378,35 @@ def test_a_reloaded_page_resumes_the_live_status(probe_project: Proj, serve: Ser
     for step in ("probe[s1]", "probe[s2]"):
         expect(step_row(page, step, "completed")).to_have_count(1)
     shot(page, "reload", "completed")
+
+
+# --- (g) the report of a past run --------------------------------------------------------------
+
+
+def test_the_report_link_opens_the_runs_report_sandboxed(fake_env: Proj, serve: Serve, page: Page) -> None:
+    proj = fake_env  # t/probe over s1, s2, run by the process runtime: seconds, no Docker
+    (proj.root / "s2.txt").write_text("beta\n")
+    proj.wfc("sample", "add", "s2", "s2.txt", check=True)
+    proj.wfc("run-pipeline", "pipeline.json", env={"WFC_RUNTIME": "process"}, check=True, timeout=300)
+    page.goto(serve(proj))
+
+    page.get_by_role("tab", name="Runs", exact=True).click()
+    page.locator("[data-pipeline-run]").filter(has_text="probe").click()
+    for step in ("probe[s1]", "probe[s2]"):
+        expect(step_row(page, step, "completed")).to_have_count(1)
+    link = page.get_by_role("link", name="Report", exact=True)
+    assert "token" not in (link.get_attribute("href") or "")  # the cookie authenticates it
+    shot(page, "report", "runs-view")
+
+    with page.context.expect_page() as opened:
+        link.click()
+    report = opened.value
+    rows = report.locator("tr[data-status]")
+    expect(rows).to_have_count(2)
+    for step in ("probe[s1]", "probe[s2]"):
+        expect(rows.filter(has_text=step)).to_have_attribute("data-status", "completed")
+    expect(report.locator('[data-node-id="probe"]')).to_have_attribute("data-status", "completed")
+    assert report.evaluate("window.origin") == "null"  # sandboxed: not the canvas's origin
+    assert report.evaluate("document.referrer") == ""  # the canvas URL (with its ?token=) stays put
+    report.screenshot(path=str(ARTIFACTS / "canvas-report-opened.png"))
+    report.close()
