@@ -64,6 +64,7 @@ def test_every_command_has_help_with_an_example(project: Proj) -> None:
         ["env", "build"],
         ["env", "list"],
         ["env", "show"],
+        ["env", "save"],
         ["sample", "add"],
         ["sample", "list"],
         ["run-step"],

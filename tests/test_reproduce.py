@@ -4,8 +4,12 @@ the cache untouched."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import uuid
+
+import docker
 
 from tests.conftest import Proj, probe_pipeline, run_pipeline, wfc_json
 
@@ -115,7 +119,54 @@ def test_a_missing_image_is_named_and_a_rebuild_is_not_offered_as_the_same(probe
     proc = probe_project.wfc("reproduce", done["run_id"])
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        f"error: cannot reproduce: the image of environment 'python' ({gone}) is not in Docker",
-        "hint: load a saved copy with `docker load -i FILE` (`wfc env build python` makes a new image, "
-        "with another digest, which is not the one recorded)",
+        f"error: cannot reproduce: the image of environment 'python' ({gone}) is not in Docker, nor saved",
+        "hint: load a copy you kept with `docker load -i FILE`; `wfc env build python` makes a new image "
+        "with another digest (keep images for later with `wfc env save python`)",
     ]
+
+
+def test_a_saved_image_is_loaded_back_when_docker_has_lost_it(project: Proj) -> None:
+    """`wfc env save` keeps the image in the store; a reproduction after `docker rmi` loads it."""
+    env_dir = project.root / "environments" / "tiny"
+    env_dir.mkdir(parents=True)
+    unique = uuid.uuid4().hex  # a label of its own: an image no other test shares
+    env_dir.joinpath("Dockerfile").write_text(
+        f"ARG WFC_BASE_IMAGE=wfc-base:bookworm\nFROM ${{WFC_BASE_IMAGE}}\nLABEL wfc.test.tiny={unique}\n"
+    )
+    project.wfc("env", "build", "tiny", "--quiet", check=True, timeout=600)
+    method = project.root / "methods" / "t" / "tiny"
+    method.mkdir(parents=True)
+    method.joinpath("method.yaml").write_text(
+        'env: tiny\ncommand: [sh, -c, \'echo "$WFC_SAMPLE" > "$WFC_RUN_DIR/out.txt"\']\n'
+        "inputs:\n  data: {required: false}\noutputs:\n  out: {file: out.txt}\n"
+    )
+    (project.root / "s1.txt").write_text("x\n")
+    project.wfc("sample", "add", "s1", "s1.txt", check=True)
+    project.write_pipeline(
+        {
+            **probe_pipeline(samples=["s1"]),
+            "nodes": [{"id": "data", "samples": ["s1"]}, {"id": "probe", "method": "t/tiny"}],
+        }
+    )
+    done = project.run_step("probe", "--sample", "s1")
+    assert done["status"] == "completed", done
+    image = json.loads((env_dir / "env.lock.json").read_text())["image_id"]
+    saved = wfc_json(project, "env", "save", "tiny")
+    assert saved["image_id"] == image and saved["already"] is False and saved["size"] > 0
+    again = project.wfc("env", "save", "tiny", check=True)
+    assert f"environment 'tiny' ({image}) was already saved: object {saved['object']}" in again.stderr
+    client = docker.from_env()
+    try:
+        client.images.remove(image, force=True)
+        proc = project.wfc("reproduce", done["run_id"])
+        assert proc.returncode == 0, proc.stderr
+        assert "probe[s1]: identical" in proc.stderr
+        assert client.images.get(image).id == image  # the very image, back from the store
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(image, force=True)
+        client.close()
+    assert project.rows("SELECT object FROM saved_images") == [(saved["object"],)]
+    project.wfc("cache", "gc", "--grace", "0", check=True)  # a saved image is kept like a sample
+    objects = project.root / ".wfc" / "store" / "objects"
+    assert (objects / saved["object"][7:9] / saved["object"][9:]).is_file()

@@ -98,6 +98,28 @@ def env_show(
             print(f"{key:16} {value}")
 
 
+@env_app.command("save")
+@guard
+def env_save(
+    name: str, project: ProjectOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False
+) -> None:
+    """Keep the built image of an environment in the store (a docker save archive), so that
+    `wfc reproduce` can load it back years later without a registry or a rebuild.
+
+    Example: wfc env save python
+    """
+    from wfc.ops.images import save_environment
+    from wfc.output import size_text
+
+    saved = save_environment(load_project(project), name)
+    if json_out:
+        emit_json(saved)
+    elif saved.already:
+        say(f"environment '{name}' ({saved.image_id}) was already saved: object {saved.object}")
+    else:
+        say(f"saved environment '{name}' ({saved.image_id}): {size_text(saved.size)}, object {saved.object}")
+
+
 @env_app.command("build")
 @guard
 def env_build(

@@ -30,7 +30,7 @@ from sqlalchemy.pool import StaticPool
 
 from wfc.errors import InfraError, UsageError
 from wfc.lineage.records import SCHEMA_VERSION, ReadOnlyDatabase, behind_schema, newer_schema
-from wfc.lineage.schema import V1_TABLES, Base, Meta, Pin, Pruned, Run, Sample
+from wfc.lineage.schema import V1_TABLES, Base, Meta, Pin, Pruned, Run, Sample, SavedImage
 
 BUSY_TIMEOUT_S = 60
 SQLITE_PREFIX = "sqlite:///"
@@ -57,6 +57,7 @@ def _v3_sample_metadata(conn: Connection) -> None:
 
 
 def _v4_reproducibility(conn: Connection) -> None:
+    SavedImage.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
     present = {c["name"] for c in inspect(conn).get_columns(Run.__tablename__)}
     for name in ("resources", "code_tree", "env_tree", "reproduces_id"):
         if name not in present:  # absent only on a real upgrade (v1 creates the current shape)
@@ -69,7 +70,11 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema: pipeline runs, runs, inputs, outputs, samples", _v1_initial),
     (2, "pins and pruned runs (for gc and verify), an index on runs.cache_source_id", _v2_pins_and_hit_index),
     (3, "samples.metadata: a sample sheet's extra columns", _v3_sample_metadata),
-    (4, "runs: resource traces, kept code and environment trees, reproductions", _v4_reproducibility),
+    (
+        4,
+        "runs: resource traces, kept code and environment trees, reproductions; saved images",
+        _v4_reproducibility,
+    ),
 ]
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 

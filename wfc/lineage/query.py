@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from wfc.errors import UsageError
 from wfc.lineage.db import Database
 from wfc.lineage.records import InputRecord, OutputRecord, PipelineRunRecord, RunRecord, now
-from wfc.lineage.schema import Pin, PipelineRun, Pruned, Run, RunInput, RunOutput, Sample
+from wfc.lineage.schema import Pin, PipelineRun, Pruned, Run, RunInput, RunOutput, Sample, SavedImage
 from wfc.lineage.sqla import to_record
 from wfc.model.status import Status
 
@@ -244,16 +244,23 @@ def unpin(db: Database, run_id: str) -> bool:
 
 
 def referenced(db: Database, keep_last: int | None) -> dict[str, set[str]]:
-    """What ``gc`` must keep and ``verify`` expects, by kind: ``file`` and ``dir`` (output and
-    sample objects; a dir is a tree whose files count too), ``log`` and ``meta`` (code and
-    contract listings that ``wfc why`` reads; older runs may lack them).
+    """What ``gc`` must keep and ``verify`` expects, by kind: ``file`` and ``dir`` (output, sample
+    and saved-image objects, kept code trees; a dir is a tree whose files count too), ``log`` and
+    ``meta`` (code and contract listings that ``wfc why`` reads; older runs may lack them), and
+    ``kept`` naming, among the files and dirs, what is kept for ``wfc reproduce`` and is not data
+    (code and environment trees, saved images).
 
-    Kept: every sample version, and the objects of every run not pruned, or with ``keep_last`` of
-    the runs of the newest N pipeline runs of each pipeline plus pinned runs.
+    Kept: every sample version and saved image, and the objects of every run not pruned, or with
+    ``keep_last`` of the runs of the newest N pipeline runs of each pipeline plus pinned runs.
     """
     runs = _kept_runs(keep_last) if keep_last is not None else select(Run.id)
     runs = runs.where(Run.id.not_in(select(Pruned.run_id)))
-    return _objects_of(db, runs, select(Sample.content_hash, Sample.kind))
+    found = _objects_of(db, runs, select(Sample.content_hash, Sample.kind))
+    with db.session() as s:
+        saved = set(s.execute(select(SavedImage.object)).scalars())
+    found["file"] |= saved
+    found["kept"] |= saved
+    return found
 
 
 def pipeline_run_objects(db: Database, pipeline_run_id: str) -> dict[str, set[str]]:
@@ -265,7 +272,7 @@ def pipeline_run_objects(db: Database, pipeline_run_id: str) -> dict[str, set[st
 
 
 def _objects_of(db: Database, runs: Any, more: Any) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {"file": set(), "dir": set(), "log": set(), "meta": set()}
+    found: dict[str, set[str]] = {"file": set(), "dir": set(), "log": set(), "meta": set(), "kept": set()}
     with db.session() as s:
         outputs = select(RunOutput.content_hash, RunOutput.kind).where(RunOutput.run_id.in_(runs))
         for digest, kind in [*s.execute(outputs), *s.execute(more)]:
@@ -278,6 +285,7 @@ def _objects_of(db: Database, runs: Any, more: Any) -> dict[str, set[str]]:
             found["log"].update(d for d in (out, err) if d)
             found["meta"].update((code, contract))
             found["dir"].update(d for d in (code_tree, env_tree) if d)
+            found["kept"].update(d for d in (code_tree, env_tree) if d)
     return found
 
 

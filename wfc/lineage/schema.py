@@ -153,4 +153,16 @@ class Pruned(Base):
     pruned_at: Mapped[datetime]
 
 
+class SavedImage(Base):
+    """An environment image kept in the store by ``wfc env save`` (``docker save``), so that a
+    reproduction never depends on a registry or a rebuild (v4)."""
+
+    __tablename__ = "saved_images"
+    image_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    env_name: Mapped[str] = mapped_column(String(256))
+    object: Mapped[str] = mapped_column(String(80))  # the ``docker save`` archive in the store
+    size: Mapped[int]
+    saved_at: Mapped[datetime]
+
+
 V1_TABLES = ("wfc_meta", "pipeline_runs", "runs", "run_inputs", "run_outputs", "samples")

@@ -182,7 +182,7 @@ def stats(project: Project) -> dict[str, Any]:
     with database(project.database_url, read_only=True) as db:
         c = counts(db)
         refs = referenced(db, None)
-    data = (refs["file"] | _tree_files(store, refs["dir"])) & set(objects)
+    data = (refs["file"] - refs["kept"] | _tree_files(store, refs["dir"] - refs["kept"])) & set(objects)
     data_bytes = sum(os.stat(store.path(d)).st_size for d in data)
     executed = c["by_status"].get(Status.COMPLETED, 0)
     hits = c["by_status"].get(Status.CACHED, 0)

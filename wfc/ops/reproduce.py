@@ -94,7 +94,7 @@ def reproduce(
         planned, skipped, asked = plan(db, store, ref, pipeline)
         if project.get("runtime") == "docker":
             for env, digest in sorted({(p.run.env_name, p.run.env_digest) for p in planned}):
-                _require_image(env, digest)
+                _require_image(db, store, env, digest)
         lineage = SqlAlchemyLineage(db)
         pr = _pipeline_run(project, db, planned, asked)
         lineage.create_pipeline_run(pr)
@@ -236,14 +236,20 @@ def _copied(run: RunRecord) -> dict[str, Any]:
     return {name: getattr(run, name) for name in (*keep, *more)} | {"key": None}
 
 
-def _require_image(env: str, digest: str) -> None:
-    """Refuse a recorded image Docker no longer has: a rebuild makes another image, so the hint
-    names the only ways back to this one."""
+def _require_image(db: Database, store: ObjectStore, env: str, digest: str) -> None:
+    """Make sure Docker has the recorded image: as it is, or loaded back from the store (``wfc
+    env save``). A rebuild makes another image, so the hint names the only ways back to this one."""
+    from wfc.ops.images import restore_image
+    from wfc.runtime.docker import docker_client, image_present
+
+    client = docker_client()
     try:
-        make_runtime("docker", env, digest).close()
-    except UsageError:
-        raise UsageError(
-            f"cannot reproduce: the image of environment '{env}' ({digest}) is not in Docker",
-            f"load a saved copy with `docker load -i FILE` (`wfc env build {env}` makes a new image, "
-            "with another digest, which is not the one recorded)",
-        ) from None
+        if image_present(client, digest) or restore_image(db, store, client, digest):
+            return
+    finally:
+        client.close()
+    raise UsageError(
+        f"cannot reproduce: the image of environment '{env}' ({digest}) is not in Docker, nor saved",
+        f"load a copy you kept with `docker load -i FILE`; `wfc env build {env}` makes a new image "
+        f"with another digest (keep images for later with `wfc env save {env}`)",
+    )

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -110,6 +110,16 @@ class ObjectStore:
             self._share(digest)
             return digest
         return self._seal(*new_tmp(self._tmp_dir()), fill=lambda fd: write_all(fd, data))[0]
+
+    def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Store the bytes of a stream (e.g. ``docker save``) as one object, never all in memory;
+        return ``(digest, size)``."""
+
+        def fill(fd: int) -> None:
+            for chunk in chunks:
+                write_all(fd, chunk)
+
+        return self._seal(*new_tmp(self._tmp_dir()), fill=fill)
 
     def put_tree(self, src: Path, *, move: bool = False, code: bool = False) -> tuple[str, int]:
         """Store a directory: each file, then the tree listing; return ``(tree digest, total size)``.
