@@ -58,7 +58,7 @@ def test_a_timestamp_is_named_as_not_reproducible(probe_project: Proj) -> None:
     assert "probe[s1]: DIFFERENT" in proc.stderr and "  out: not reproducible" in proc.stderr
     assert "not reproducible: probe[s1] (out)" in proc.stderr
     status = probe_project.rows("SELECT status, error FROM runs WHERE reproduces_id IS NOT NULL ORDER BY id")
-    assert status[0] == ("failed", f"not reproducible: out differ from {done['run_id']}")
+    assert status[0] == ("failed", f"not reproducible: output out differs from {done['run_id']}")
     shown = probe_project.wfc("show", done["run_id"], check=True).stdout
     assert "NOT reproduced by r-" in shown
     again = probe_project.run_step("probe", "--sample", "s1")  # a reproduction is never a cache source

@@ -48,9 +48,9 @@ LAST = "last:"
 
 
 def find_run(db: Database, ref: str, pipeline: str | None = None) -> RunRecord:
-    """A step run by id or unique id prefix, or ``last:STEP``: the newest run (by start time) of
-    a step named ``node``, ``node[sample]`` or ``node[sample|variant]``, in the pipeline named
-    ``pipeline`` (a name or a pipeline run id) when one is given.
+    """A step run by id or unique id prefix, or ``last:STEP``: the newest run (by start time, not
+    counting reproductions) of a step named ``node``, ``node[sample]`` or ``node[sample|variant]``,
+    in the pipeline named ``pipeline`` (a name or a pipeline run id) when one is given.
 
     Raises:
         UsageError: No run, or several, match ``ref``.
@@ -70,7 +70,9 @@ def _last_run(db: Database, step: str, pipeline: str | None) -> RunRecord:
     _check_step_name(step)
     node, _, rest = step.partition("[")
     sample, _, variant = rest.removesuffix("]").partition("|")
-    stmt = select(Run).where(Run.node_id == node)
+    stmt = select(Run).where(
+        Run.node_id == node, Run.reproduces_id.is_(None)
+    )  # a re-check is no newer result
     if rest:
         stmt = stmt.where(Run.sample == sample) if sample else stmt.where(Run.sample.is_(None))
         stmt = stmt.where(Run.variant == variant) if variant else stmt

@@ -157,7 +157,12 @@ def _one(project: Project, db: Database, store: ObjectStore, pr_id: str, planned
         verdicts, rows = _judge(store, planned, run_id, result.out_dir, result.outputs, scratch)
         differing = [v.slot for v in verdicts if not v.identical]
         if differing:
-            error = "not reproducible: " + ", ".join(differing) + " differ from " + run.id
+            what = (
+                f"output {differing[0]} differs"
+                if len(differing) == 1
+                else f"outputs {', '.join(differing)} differ"
+            )
+            error = f"not reproducible: {what} from {run.id}"
             values = failure(Status.FAILED, error, None, 0, result.logs, result.resources)
         else:
             values = completion(result.metrics, result.logs, result.resources)
