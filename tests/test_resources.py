@@ -101,6 +101,45 @@ def test_resources_read_as_one_line() -> None:
     assert resources_text(None) == "-"
 
 
-def test_cgroup_parents_only_where_their_counters_can_be_read() -> None:
-    assert cgroup.cgroup_parent({"CgroupDriver": "systemd"}, "wfc-r1") is None
-    assert cgroup.cgroup_parent({}, "wfc-r1") is None  # a remote engine: nothing to read here
+def test_an_engine_that_refuses_a_cgroup_parent_runs_the_step_with_wall_time_only(
+    probe_project: Proj, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The systemd driver refuses a cgroupfs parent at create: the container is created again
+    without one, once per runtime, and the step records its wall time only."""
+    from wfc.runtime.base import ExecSpec
+    from wfc.runtime.docker import DockerRuntime
+
+    image = json.loads((probe_project.root / "environments/python/env.lock.json").read_text())["image_id"]
+    from docker.errors import APIError
+    from docker.models.containers import ContainerCollection
+
+    runtime = DockerRuntime()
+    create = ContainerCollection.create
+    refused: list[str] = []
+
+    def systemd_driver(self: ContainerCollection, **kwargs: object) -> object:  # as that driver answers
+        if "cgroup_parent" in kwargs:
+            refused.append(str(kwargs["cgroup_parent"]))
+            raise APIError('cgroup-parent for systemd cgroup should be a valid slice named as "xxx.slice"')
+        return create(self, **kwargs)
+
+    monkeypatch.setattr(ContainerCollection, "create", systemd_driver)
+    try:
+        for n in range(2):
+            spec = ExecSpec(
+                name=f"wfc-test-refused-{tmp_path.name}-{n}".lower(),
+                image=image,
+                argv=["true"],
+                workdir="/",
+                env={},
+                mounts=[],
+                stdout_path=tmp_path / "out.log",
+                stderr_path=tmp_path / "err.log",
+                labels={"wfc.test": tmp_path.name},
+            )
+            result = runtime.run(spec)
+            assert result.exit_code == 0 and result.resources is not None
+            assert result.resources.source == "clock" and result.resources.cpu_s is None
+    finally:
+        runtime.close()
+    assert len(refused) == 1  # asked once: the runtime remembers the engine's answer

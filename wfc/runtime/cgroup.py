@@ -7,9 +7,10 @@ container is started under a parent cgroup of its own, ``/wfc/<container name>``
 once the container is removed, then the parent is deleted.
 
 This needs a local engine with the ``cgroupfs`` cgroup driver and a writable ``/sys/fs/cgroup``
-(root on the engine's host); elsewhere (the ``systemd`` driver, a remote or rootless engine)
-:func:`cgroup_parent` answers None and a run records its wall time only. Both cgroup v1 and v2
-are read.
+(root on the engine's host). Elsewhere a run records its wall time only: :func:`cgroup_parent`
+answers None for a remote engine or without the rights, and an engine with the ``systemd`` driver
+refuses the parent at create (once per runtime; nothing is asked up front, which would cost an
+``/info`` round trip per process). Both cgroup v1 and v2 are read.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
 
 from wfc.runtime.base import Resources
 
@@ -25,15 +25,15 @@ ROOT = Path("/sys/fs/cgroup")
 PARENT = "wfc"  # every per-container parent lives under this cgroup
 
 
-def cgroup_parent(info: dict[str, Any], name: str) -> str | None:
-    """The ``cgroup_parent`` to start container ``name`` under, or None when its counters cannot be
-    read here; ``info`` is the engine's ``/info`` answer."""
-    if info.get("CgroupDriver") != "cgroupfs" or not os.access(ROOT, os.W_OK | os.X_OK):
+def cgroup_parent(name: str) -> str | None:
+    """The ``cgroup_parent`` to start container ``name`` under, or None when this process cannot
+    read and delete cgroups (not root on the engine's host, no cgroup filesystem). An engine with
+    the ``systemd`` driver refuses it at create; the runtime then goes on without one."""
+    if not os.access(ROOT, os.W_OK | os.X_OK):
         return None
-    if str(info.get("CgroupVersion", "1")) == "2":
-        usable = os.access(ROOT / "cgroup.controllers", os.R_OK)
-    else:
-        usable = all(os.access(ROOT / c, os.W_OK) for c in ("memory", "cpuacct"))
+    if (ROOT / "cgroup.controllers").exists():  # cgroup v2
+        return f"/{PARENT}/{name}"
+    usable = all(os.access(ROOT / c, os.W_OK) for c in ("memory", "cpuacct"))
     return f"/{PARENT}/{name}" if usable else None
 
 

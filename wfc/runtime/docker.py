@@ -102,7 +102,8 @@ class DockerRuntime:
 
     def __init__(self, client: Any | None = None) -> None:
         self._client = client
-        self._info: dict[str, Any] | None = None
+        # only a local engine's cgroups are ours to read; False once it refused a cgroup parent
+        self._cgroups: bool = (os.environ.get("DOCKER_HOST") or "unix://").startswith("unix://")
 
     @property
     def client(self) -> Any:
@@ -127,22 +128,14 @@ class DockerRuntime:
     def run(self, spec: ExecSpec) -> ExecResult:
         """Create, start and wait for the container; always remove it afterwards. Its resources are
         read from its cgroup parent when the engine allows one (:mod:`wfc.runtime.cgroup`)."""
-        from docker.errors import APIError, ImageNotFound
+        from docker.errors import APIError
 
-        parent = cgroup_parent(self._engine_info(), spec.name)
+        parent = cgroup_parent(spec.name) if self._cgroups else None
         try:
-            container = self.client.containers.create(
-                **_create_kwargs(spec), **({"cgroup_parent": parent} if parent else {})
-            )
-        except ImageNotFound:
-            raise UsageError(
-                f"image {spec.image} is not present in Docker",
-                "rebuild the environment with `wfc env build NAME`",
-            ) from None
-        except APIError as exc:
-            raise InfraError(
-                f"Docker could not create the container: {_first_line(exc)}", DOCKER_HINT
-            ) from None
+            container = self._create(spec, parent)
+        except APIError:  # refused the cgroup parent (the systemd driver takes only slices)
+            self._cgroups, parent = False, None  # so wall time only, from now on
+            container = self._create(spec, None)
         watchdog = start_watchdog(spec.name, API_VERSION)
         started = time.monotonic()
         try:
@@ -184,13 +177,25 @@ class DockerRuntime:
             oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
         return ExecResult(exit_code=exit_code, oom_killed=oom, timed_out=timed_out)
 
-    def _engine_info(self) -> dict[str, Any]:
-        """The engine's ``/info`` (cgroup driver and version), asked once per runtime; only a
-        local engine's cgroups are ours to read."""
-        if self._info is None:
-            local = (os.environ.get("DOCKER_HOST") or "unix://").startswith("unix://")
-            self._info = dict(self.client.info()) if local else {}
-        return self._info
+    def _create(self, spec: ExecSpec, parent: str | None) -> Any:
+        """Create the container (under ``parent``, a cgroup parent, when given)."""
+        from docker.errors import APIError, ImageNotFound
+
+        try:
+            return self.client.containers.create(
+                **_create_kwargs(spec), **({"cgroup_parent": parent} if parent else {})
+            )
+        except ImageNotFound:
+            raise UsageError(
+                f"image {spec.image} is not present in Docker",
+                "rebuild the environment with `wfc env build NAME`",
+            ) from None
+        except APIError as exc:
+            if parent is not None and "cgroup-parent" in str(exc):
+                raise  # the caller creates it again without one
+            raise InfraError(
+                f"Docker could not create the container: {_first_line(exc)}", DOCKER_HINT
+            ) from None
 
 
 def run_argv(spec: ExecSpec, *, tty: bool) -> list[str]:

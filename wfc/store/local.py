@@ -123,8 +123,10 @@ class ObjectStore:
 
     def put_tree(self, src: Path, *, move: bool = False, code: bool = False) -> tuple[str, int]:
         """Store a directory: each file, then the tree listing; return ``(tree digest, total size)``.
-        ``move``: as for :meth:`put_file`, file by file. ``code``: leave out what never counts as
-        a method's content (``__pycache__``, ``*.pyc``…: see ``code_tree``)."""
+        ``move``: as for :meth:`put_file`, file by file. ``code``: a method's or environment's
+        directory, kept again at every execution: leave out what never counts as its content
+        (``__pycache__``, ``*.pyc``…: see ``code_tree``) and hash each file before copying it, so
+        that an unchanged one costs a read, not a copy and an fsync."""
         entries: list[list[object]] = []
         total = 0
         for dirpath, dirnames, filenames in os.walk(src):
@@ -138,11 +140,21 @@ class ObjectStore:
             for name in sorted(filenames):
                 path = here / name
                 mode = "x" if path.stat().st_mode & stat.S_IXUSR else "f"
-                digest, size = self.put_file(path, move=move)
+                digest, size = self._put_known(path) if code else self.put_file(path, move=move)
                 entries.append([path.relative_to(src).as_posix(), mode, size, digest])
                 total += size
         entries.sort(key=lambda e: str(e[0]))
         return self.put_bytes(canonical_json({TREE_TAG: 1, "entries": entries})), total
+
+    def _put_known(self, path: Path) -> tuple[str, int]:
+        """Store a file that is most likely stored already: by its hash when it is (the object is
+        touched, as a new put would), else as :meth:`put_file` does (which names what it stored)."""
+        digest, size = hash_file(path)
+        if not self.has(digest):
+            return self.put_file(path)
+        _touch(self.path(digest))
+        self._share(digest)
+        return digest, size
 
     def put(self, src: Path, *, move: bool = False) -> tuple[str, int, Kind]:
         """Store a file or directory; return ``(digest, size, kind)`` (``move``: see :meth:`put_file`)."""
