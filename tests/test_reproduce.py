@@ -7,11 +7,14 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import subprocess
+import sys
+import time
 import uuid
 
 import docker
 
-from tests.conftest import Proj, probe_pipeline, run_pipeline, wfc_json
+from tests.conftest import Proj, probe_pipeline, project_containers, run_pipeline, wfc_json
 
 
 def _table(proj: Proj, table: str) -> list[tuple[object, ...]]:
@@ -170,3 +173,39 @@ def test_a_saved_image_is_loaded_back_when_docker_has_lost_it(project: Proj) -> 
     project.wfc("cache", "gc", "--grace", "0", check=True)  # a saved image is kept like a sample
     objects = project.root / ".wfc" / "store" / "objects"
     assert (objects / saved["object"][7:9] / saved["object"][9:]).is_file()
+
+
+def test_a_killed_reproduction_leaves_no_container_and_is_failed_by_the_next(probe_project: Proj) -> None:
+    probe_project.write_pipeline(probe_pipeline({"sleep": 4}))
+    done = probe_project.run_step("probe", "--sample", "s1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfc", "reproduce", done["run_id"]],
+        cwd=probe_project.root,
+        env=probe_project.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    query = "SELECT id FROM runs WHERE reproduces_id IS NOT NULL AND status = 'running'"
+    for _ in range(100):
+        if probe_project.rows(query) and project_containers(probe_project):
+            break
+        time.sleep(0.1)
+    killed = probe_project.rows(query)[0][0]
+    proc.kill()  # SIGKILL: no handler runs
+    proc.wait()
+    for _ in range(100):  # the watchdog removes the container of a process that died
+        if not project_containers(probe_project):
+            break
+        time.sleep(0.1)
+    assert project_containers(probe_project) == []
+    again = probe_project.wfc("reproduce", done["run_id"])
+    assert again.returncode == 0, again.stderr
+    status, error = probe_project.rows("SELECT status, error FROM runs WHERE id = ?", killed)[0]
+    assert status == "failed" and error.startswith("the process running this reproduction died (pid ")
+    statuses = probe_project.rows(
+        "SELECT status FROM pipeline_runs WHERE name = 'reproduce:probe' ORDER BY id"
+    )
+    assert statuses == [("failed",), ("completed",)]
+    assert probe_project.rows("SELECT status, cache_source_id FROM runs WHERE id = ?", done["run_id"]) == [
+        ("completed", None)
+    ]

@@ -219,6 +219,15 @@ def finish_reproduction(
             s.add_all(RunOutput(**asdict(o)) for o in outputs)
 
 
+def running_reproductions(db: Database, host: str) -> list[RunRecord]:
+    """This host's reproductions still marked ``running`` (those whose process died are stale)."""
+    stmt = select(Run).where(
+        Run.reproduces_id.is_not(None), Run.status == Status.RUNNING.value, Run.host == host
+    )
+    with db.session() as s:
+        return [to_record(RunRecord, r) for r in s.execute(stmt).scalars()]
+
+
 def reproductions_of(db: Database, run_id: str) -> list[RunRecord]:
     """The finished reproductions of a run, newest first (``wfc show``: when it was last confirmed)."""
     stmt = select(Run).where(Run.reproduces_id == run_id, Run.status != Status.RUNNING.value)

@@ -29,7 +29,15 @@ from wfc.errors import UsageError
 from wfc.lineage import query
 from wfc.lineage.db import Database, database
 from wfc.lineage.ids import PIPELINE_PREFIX, STEP_PREFIX, new_id
-from wfc.lineage.records import InputRecord, PipelineRunRecord, RunRecord, completion, failure, now
+from wfc.lineage.records import (
+    HOST,
+    InputRecord,
+    PipelineRunRecord,
+    RunRecord,
+    completion,
+    failure,
+    now,
+)
 from wfc.lineage.sqla import SqlAlchemyLineage
 from wfc.methods import Method, parse_method_file
 from wfc.model.pipeline import MethodNode
@@ -38,6 +46,7 @@ from wfc.ops.differ import OutputVerdict, compare
 from wfc.ops.reproduce_plan import Planned, plan
 from wfc.project import Project, git_commit
 from wfc.runtime.factory import make_runtime
+from wfc.runtime.reaper import pid_alive
 from wfc.step.execute import Execution, execute
 from wfc.step.resolve import InputItem, ResolvedStep
 from wfc.store.archive import archive_outputs
@@ -91,6 +100,7 @@ def reproduce(
     """
     store = project.object_store()
     with database(project.database_url) as db:
+        _close_stale(db)
         planned, skipped, asked = plan(db, store, ref, pipeline)
         if project.get("runtime") == "docker":
             for env, digest in sorted({(p.run.env_name, p.run.env_digest) for p in planned}):
@@ -110,6 +120,17 @@ def reproduce(
         finally:
             lineage.finish_pipeline_run(pr.id, status)
     return Reproductions(pr.id, asked, tuple(done), tuple(skipped), status == Status.COMPLETED)
+
+
+def _close_stale(db: Database) -> None:
+    """Fail the reproductions of this host whose process died (a kill, a crash), and their
+    pipeline runs: what is left running is never a verdict."""
+    lineage = SqlAlchemyLineage(db)
+    for run in query.running_reproductions(db, HOST):
+        if not pid_alive(run.pid):
+            died = f"the process running this reproduction died (pid {run.pid} on {HOST})"
+            query.finish_reproduction(db, run.id, [], failure(Status.FAILED, died, None, None, (None, None)))
+            lineage.finish_pipeline_run(run.pipeline_run_id, Status.FAILED)
 
 
 def _pipeline_run(project: Project, db: Database, planned: list[Planned], asked: str) -> PipelineRunRecord:
