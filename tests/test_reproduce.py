@@ -41,6 +41,9 @@ def test_a_deterministic_step_reproduces_bit_identically(probe_project: Proj) ->
     assert name == [("reproduce:probe",)]
     shown = probe_project.wfc("show", done["run_id"], check=True).stdout
     assert f"confirmed    by {again[0]} at " in shown and "(identical)" in shown
+    assert wfc_json(probe_project, "show", again[0])["kind"] == "reproduction"
+    listed = wfc_json(probe_project, "runs", "--steps")["pipeline_runs"]
+    assert [s["kind"] for pr in listed for s in pr["steps"]] == ["reproduction", "execution"]
     assert not (probe_project.root / ".wfc" / "reproduce" / again[0]).exists()  # scratch removed
 
 

@@ -126,8 +126,17 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "variant": run.variant,
         "method": f"{run.module}/{run.method}",
         "status": run.status,
+        "kind": run_kind(run),
         "cache_source": run.cache_source_id,
     }
+
+
+def run_kind(run: RunRecord) -> str:
+    """``execution``, ``hit`` (a cache hit) or ``reproduction`` (``wfc reproduce``, linked to
+    the run it re-ran)."""
+    if run.reproduces_id is not None:
+        return "reproduction"
+    return "hit" if run.cache_source_id else "execution"
 
 
 def _step_doc(run: RunRecord) -> dict[str, Any]:
@@ -158,6 +167,7 @@ def show(project: Project, ref: str, pipeline: str | None = None) -> dict[str, A
     doc["ended_at"] = run.ended_at.isoformat() if run.ended_at else None
     doc["seconds"] = _seconds(run.started_at, run.ended_at)
     doc["step"] = step_name(run.node_id, run.sample, run.variant)
+    doc["kind"] = run_kind(run)
     doc["pipeline_run"] = {
         "id": pr.id,
         "pipeline": pr.name,
