@@ -66,7 +66,7 @@ def test_a_timestamp_is_named_as_not_reproducible(probe_project: Proj) -> None:
     status = probe_project.rows("SELECT status, error FROM runs WHERE reproduces_id IS NOT NULL ORDER BY id")
     assert status[0] == ("failed", f"not reproducible: output out differs from {done['run_id']}")
     shown = probe_project.wfc("show", done["run_id"], check=True).stdout
-    assert "NOT reproduced by r-" in shown
+    assert "reproduced   by r-" in shown and ": NOT identical: not reproducible: output out differs" in shown
     again = probe_project.run_step("probe", "--sample", "s1")  # a reproduction is never a cache source
     assert again["status"] == "cached" and again["cache_source"] == done["run_id"]
 
@@ -79,6 +79,8 @@ def test_a_pipeline_run_is_reproduced_step_by_step(chained: Proj) -> None:
     assert f"error: pipeline run {second['pipeline_run']} has no completed execution" in none.stderr
     doc = wfc_json(chained, "reproduce", first["pipeline_run"], "--cores", "2")
     assert doc["identical"] is True
+    again = wfc_json(chained, "reproduce", doc["pipeline_run"])  # a reproduction re-checks its original
+    assert sorted(s["run"] for s in again["steps"]) == sorted(s["run"] for s in doc["steps"])
     assert sorted(s["step"] for s in doc["steps"]) == ["a[s1]", "a[s2]", "b[s1]", "b[s2]"]
     assert doc["reproduces"] == first["pipeline_run"]
     hit = chained.rows(

@@ -66,6 +66,12 @@ def test_the_method_and_environment_are_kept_as_tree_objects(probe_project: Proj
     env_listing = json.loads((trees / kept[0][1][7:9] / kept[0][1][9:]).read_text())
     assert {entry[0] for entry in env_listing["entries"]} >= {"Dockerfile", "env.lock.json"}
     assert wfc_json(probe_project, "cache", "verify")["problems"] == []  # the trees are referenced
+    dockerfile = probe_project.root / "environments" / "python" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "# edited since the build\n")
+    probe_project.write_pipeline(probe_pipeline({"k": 2}))
+    third = probe_project.run_step("probe", "--sample", "s1")
+    kept = probe_project.rows("SELECT code_tree, env_tree FROM runs WHERE id = ?", third["run_id"])
+    assert kept == [(kept[0][0], None)]  # not the Dockerfile behind the image: not kept as if it were
 
 
 def test_resource_gauges_are_pushed_for_an_execution() -> None:
@@ -143,3 +149,36 @@ def test_an_engine_that_refuses_a_cgroup_parent_runs_the_step_with_wall_time_onl
     finally:
         runtime.close()
     assert len(refused) == 1  # asked once: the runtime remembers the engine's answer
+
+
+def test_cgroup_v1_and_v2_counters_are_read_then_the_parent_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v1 = tmp_path / "v1"
+    for controller, name, text in (
+        ("cpuacct", "cpuacct.usage", "1500000000\n"),
+        ("memory", "memory.max_usage_in_bytes", f"{5 * MIB}\n"),
+        (
+            "blkio",
+            "blkio.throttle.io_service_bytes_recursive",
+            "8:0 Read 4096\n8:0 Write 8192\n8:0 Total 12288\nTotal 12288\n",
+        ),
+    ):
+        (v1 / controller / "wfc" / "wfc-r1").mkdir(parents=True)
+        (v1 / controller / "wfc" / "wfc-r1" / name).write_text(text)
+    monkeypatch.setattr(cgroup, "ROOT", v1)
+    used = cgroup.collect("/wfc/wfc-r1", 2.0)
+    assert used == cgroup.Resources(2.0, 1.5, 5 * MIB, 4096, 8192, source="cgroup")
+    v2 = tmp_path / "v2"
+    (v2 / "wfc" / "wfc-r2").mkdir(parents=True)
+    (v2 / "cgroup.controllers").write_text("cpu memory io\n")
+    (v2 / "wfc" / "wfc-r2" / "cpu.stat").write_text("usage_usec 250000\nuser_usec 200000\n")
+    (v2 / "wfc" / "wfc-r2" / "memory.peak").write_text(f"{3 * MIB}\n")
+    (v2 / "wfc" / "wfc-r2" / "io.stat").write_text(
+        "8:0 rbytes=100 wbytes=200 rios=1\n8:16 rbytes=1 wbytes=2\n"
+    )
+    monkeypatch.setattr(cgroup, "ROOT", v2)
+    assert cgroup.collect("/wfc/wfc-r2", 1.0) == cgroup.Resources(
+        1.0, 0.25, 3 * MIB, 101, 202, source="cgroup"
+    )
+    assert cgroup.collect("/wfc/wfc-absent", 1.0) is None  # made in another cgroup namespace

@@ -201,3 +201,22 @@ def test_an_output_being_moved_is_locked_and_a_killed_move_leaves_no_object(tmp_
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == -9
     assert store.iter_objects() == [digest]  # no object for the killed write, and no wrong one
     assert ObjectStore(store.root).sweep_tmp() == 1  # its writer is dead: the next writer removes it
+
+
+def test_a_kept_code_tree_never_follows_links_and_a_tree_never_escapes(tmp_path: Path) -> None:
+    from wfc.cache.hashing import canonical_json
+    from wfc.store.local import TREE_TAG, ObjectCorrupt
+
+    store = ObjectStore(tmp_path / "store")
+    method = tmp_path / "method"
+    method.mkdir()
+    (method / "main.py").write_text("print(1)\n")
+    (method / ".#main.py").symlink_to("user@host.123")  # an editor's lock file: a dangling link
+    (method / "secret").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").write_text("not the method's")
+    digest, _ = store.put_tree(method, code=True)
+    assert [e[0] for e in store.read_tree(digest)] == ["main.py"]
+    hostile = store.put_bytes(canonical_json({TREE_TAG: 1, "entries": [["../escape", "f", 1, digest]]}))
+    with pytest.raises(ObjectCorrupt, match=r"names a path outside itself: '\.\./escape'"):
+        store.materialize(hostile, "dir", tmp_path / "out")
+    assert not (tmp_path / "escape").exists()

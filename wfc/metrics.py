@@ -72,9 +72,9 @@ def exposition(
         f'wfc_step_output_bytes{{method="{esc(method)}"}} {output_bytes}',
     ]
     for key, name in USED.items():
-        if _number((resources or {}).get(key)) is not None:
+        if (value := _number((resources or {}).get(key))) is not None:
             lines.append(f"# TYPE {name} gauge")
-            lines.append(f'{name}{{method="{esc(method)}"}} {_number((resources or {})[key])}')
+            lines.append(f'{name}{{method="{esc(method)}"}} {value}')
     values = [(k, v) for k, v in sorted((metrics or {}).items()) if _number(v) is not None]
     if values:
         lines.append("# TYPE wfc_method_metric gauge")

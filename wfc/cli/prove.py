@@ -12,12 +12,11 @@ import typer
 from wfc.cli.app import app
 from wfc.cli.boundary import emit_json, guard, say
 from wfc.cli.options import JsonOpt, ProjectOpt, ScopeOpt, VerboseOpt, load_project
+from wfc.errors import ExitCode
 from wfc.output import plural
 
 if TYPE_CHECKING:
     from wfc.ops.reproduce import Reproduction
-
-EXIT_DIFFERENT = 1  # some output did not come out bit-identical
 
 
 @app.command("reproduce")
@@ -64,7 +63,7 @@ def reproduce_cmd(
             summary += "; not reproducible: " + ", ".join(names)
         skipped = f"; skipped {len(done.skipped)} (not executed here)" if done.skipped else ""
         say(f"{summary}{skipped}; recorded as {done.pipeline_run}")
-    return 0 if done.identical else EXIT_DIFFERENT
+    return ExitCode.OK if done.identical else ExitCode.FAILED  # some output is not bit-identical
 
 
 def step_text(step: Reproduction) -> str:

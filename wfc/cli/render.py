@@ -74,7 +74,7 @@ def show_text(d: dict[str, Any]) -> str:
         if last["identical"]:
             lines.append(f"confirmed    by {when} (identical)")
         else:
-            lines.append(f"reproduction NOT reproduced by {when}: {last['error']}")
+            lines.append(f"reproduced   by {when}: NOT identical: {last['error']}")
     for stream, where in d["logs"].items():
         lines.append(f"{stream:<12} {where['file'] or '-'}  (object {where['object'] or '-'})")
     return "\n".join(lines)

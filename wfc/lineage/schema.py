@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -161,7 +161,7 @@ class SavedImage(Base):
     image_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     env_name: Mapped[str] = mapped_column(String(256))
     object: Mapped[str] = mapped_column(String(80))  # the ``docker save`` archive in the store
-    size: Mapped[int]
+    size: Mapped[int] = mapped_column(BigInteger)  # images pass 2 GiB (PostgreSQL's INTEGER)
     saved_at: Mapped[datetime]
 
 

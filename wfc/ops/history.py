@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
@@ -114,6 +114,20 @@ def history(project: Project, where: RunFilter, *, steps_of: str | None = None) 
 
 def _steps_filtered(where: RunFilter) -> bool:
     return any(v is not None for v in (where.node, where.sample, where.status))
+
+
+def step_of(run: RunRecord) -> str:
+    """The step a run is of: ``node``, ``node[sample]`` or ``node[sample|variant]``."""
+    return step_name(run.node_id, run.sample, run.variant)
+
+
+def newest_per_step(runs: Iterable[RunRecord]) -> list[RunRecord]:
+    """One run per step, the newest (by start time), in step-name order: what a pipeline run
+    made of each step, whatever attempts came before."""
+    newest: dict[str, RunRecord] = {}
+    for run in sorted(runs, key=lambda r: (r.started_at, r.id)):
+        newest[step_of(run)] = run
+    return [newest[k] for k in sorted(newest)]
 
 
 def run_summary(run: RunRecord) -> dict[str, Any]:

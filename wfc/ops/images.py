@@ -20,7 +20,7 @@ from wfc.lineage.db import Database, database
 from wfc.lineage.records import now
 from wfc.lineage.schema import SavedImage
 from wfc.project import Project
-from wfc.runtime.docker import docker_client, image_present
+from wfc.runtime.docker import DOCKER_HINT, docker_client, image_present
 from wfc.store.local import ObjectStore
 
 CHUNK = 1 << 20
@@ -46,6 +46,9 @@ def save_environment(project: Project, name: str) -> SavedEnvironment:
         UsageError: Unknown or unbuilt environment, or its image is no longer in Docker.
         InfraError: Docker is not reachable.
     """
+    from docker.errors import DockerException
+    from requests.exceptions import RequestException
+
     image_id = read_lock(project, name).image_id
     store = project.object_store()
     with database(project.database_url) as db:
@@ -59,8 +62,11 @@ def save_environment(project: Project, name: str) -> SavedEnvironment:
                     f"the image of environment '{name}' ({image_id}) is not in Docker",
                     f"rebuild it with `wfc env build {name}`, then save it",
                 )
-            stream = client.images.get(image_id).save(chunk_size=CHUNK, named=False)
-            digest, size = store.put_stream(stream)
+            try:
+                stream = client.images.get(image_id).save(chunk_size=CHUNK, named=False)
+                digest, size = store.put_stream(stream)
+            except (DockerException, RequestException) as exc:  # the engine failed mid-stream
+                raise InfraError(f"Docker could not save image {image_id}: {exc}", DOCKER_HINT) from None
         finally:
             client.close()
         with db.session() as s, s.begin():
@@ -74,7 +80,8 @@ def restore_image(db: Database, store: ObjectStore, client: Any, image_id: str) 
     Raises:
         InfraError: Docker refused the archive, or it held another image.
     """
-    from docker.errors import APIError
+    from docker.errors import DockerException
+    from requests.exceptions import RequestException
 
     known = _saved(db, image_id)
     if known is None or not store.has(known.object):
@@ -83,10 +90,8 @@ def restore_image(db: Database, store: ObjectStore, client: Any, image_id: str) 
     try:
         with store.path(known.object).open("rb") as archive:
             client.images.load(archive)
-    except APIError as exc:
-        raise InfraError(
-            f"Docker could not load the saved image {image_id}: {exc}", "see `wfc doctor`"
-        ) from None
+    except (DockerException, RequestException) as exc:
+        raise InfraError(f"Docker could not load the saved image {image_id}: {exc}", DOCKER_HINT) from None
     if not image_present(client, image_id):
         raise InfraError(
             f"the saved archive {known.object} did not give image {image_id}",

@@ -24,7 +24,8 @@ from typing import Any
 
 from wfc import __version__
 from wfc.lineage.query import RunDetail
-from wfc.ops.provenance import Facts, iso, method_ref, name, succeeded
+from wfc.ops.history import step_of
+from wfc.ops.provenance import Facts, iso, method_ref, succeeded
 
 DOCUMENT = "provenance.json"
 NAMESPACE = "urn:wfc:"
@@ -81,7 +82,7 @@ def _step(doc: _Prov, detail: RunDetail, pipeline: str, placed: dict[str, str], 
     run = detail.run
     activity, agent, code = f"wfc:{run.id}", f"wfc:method/{method_ref(run)}", f"wfc:{run.code_hash}"
     attributes: dict[str, Any] = {
-        "prov:label": name(run),
+        "prov:label": step_of(run),
         "wfc:node": run.node_id,
         "wfc:status": run.status,
         "wfc:params": json.dumps(run.params, sort_keys=True),

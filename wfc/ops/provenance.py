@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from wfc.compile.expand import step_name
 from wfc.errors import UsageError
 from wfc.lineage.query import RunDetail
 from wfc.lineage.records import PipelineRunRecord, RunRecord
@@ -79,11 +78,6 @@ class Facts:
             for d in self.steps
             if d.run.id != detail.run.id and (d.run.id in sources or d.run.cache_source_id in sources)
         ]
-
-
-def name(run: RunRecord) -> str:
-    """The display name of a step run (``node[sample|variant]``)."""
-    return step_name(run.node_id, run.sample, run.variant)
 
 
 def method_ref(run: RunRecord) -> str:

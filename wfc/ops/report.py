@@ -18,12 +18,12 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 
 from wfc.atomic import write_text_atomic
-from wfc.compile.expand import step_name
 from wfc.errors import UsageError
 from wfc.lineage.db import Database, database
 from wfc.lineage.query import RunFilter, find_pipeline_run, step_runs
 from wfc.lineage.records import RunRecord
 from wfc.lineage.schema import Run, RunInput, RunOutput
+from wfc.ops.history import newest_per_step, step_of
 from wfc.ops.report_html import render
 from wfc.project import Project
 
@@ -111,9 +111,7 @@ def gather(db: Database, ref: str) -> Report:
     """
     pr = find_pipeline_run(db, ref)
     runs = step_runs(db, RunFilter(), [pr.id])
-    newest: dict[str, RunRecord] = {}
-    for run in sorted(runs, key=lambda r: (r.started_at, r.id)):
-        newest[step_name(run.node_id, run.sample, run.variant)] = run
+    newest = {step_of(run): run for run in newest_per_step(runs)}
     mine = select(Run.id).where(Run.pipeline_run_id == pr.id)
     outputs: dict[str, list[Output]] = {}
     with db.session() as s:

@@ -16,6 +16,8 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
+from wfc.output import size_text
+
 if TYPE_CHECKING:
     from wfc.ops.report import Node, Report, Step
 
@@ -249,10 +251,10 @@ def _steps(steps: tuple[Step, ...]) -> str:
         rows.append(
             f'<tr data-status="{escape(s.status)}"><td>{escape(s.name)}</td><td>{_badge(s.status)}</td>'
             f'<td class="w">{why}</td><td class="t">{_time(s.started_at)}</td>{_num(took, _secs)}'
-            f"{_num(s.cpu_s, _secs)}{_num(s.peak_memory_bytes, _size)}"
+            f"{_num(s.cpu_s, _secs)}{_num(s.peak_memory_bytes, size_text)}"
             f"<td>{_code(s.cache_source)}</td>"
             f'<td title="{escape(s.env_digest)}">{escape(s.env_name)}</td>'
-            f'<td class="n" data-v="{size}">{len(s.outputs)} · {_size(size)}</td></tr>'
+            f'<td class="n" data-v="{size}">{len(s.outputs)} · {size_text(size)}</td></tr>'
         )
     header = "".join(f"<th>{h}</th>" for h in head.split())
     return f'<table class="sort"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -294,7 +296,7 @@ def _params(r: Report) -> str:
 def _outputs(steps: tuple[Step, ...]) -> str:
     rows = [
         f"<tr><td>{escape(s.name)}</td><td>{escape(o.slot)}</td><td>{escape(o.path)}</td>"
-        f'<td class="n" data-v="{o.size}">{_size(o.size)}</td><td>{_code(o.hash)}</td></tr>'
+        f'<td class="n" data-v="{o.size}">{size_text(o.size)}</td><td>{_code(o.hash)}</td></tr>'
         for s in steps
         for o in s.outputs
     ]
@@ -358,12 +360,3 @@ def _secs(value: float | None) -> str:
         return f"{value:.1f}s"
     minutes, seconds = divmod(int(value), 60)
     return f"{minutes}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
-
-
-def _size(n: float) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return ""  # unreachable

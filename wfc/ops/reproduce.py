@@ -13,10 +13,13 @@ bit-identical and ``failed`` ("not reproducible: …") otherwise; the original i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,6 @@ from typing import Any, ClassVar
 
 from wfc import __version__
 from wfc.cache.hashing import hash_bytes
-from wfc.cache.key import StepIdentity
 from wfc.errors import UsageError
 from wfc.lineage import query
 from wfc.lineage.db import Database, database
@@ -39,16 +41,16 @@ from wfc.lineage.records import (
     now,
 )
 from wfc.lineage.sqla import SqlAlchemyLineage
-from wfc.methods import Method, parse_method_file
-from wfc.model.pipeline import MethodNode
 from wfc.model.status import Status
 from wfc.ops.differ import OutputVerdict, compare
-from wfc.ops.reproduce_plan import Planned, plan
+from wfc.ops.reproduce_plan import Planned, plan, rebuilt
 from wfc.project import Project, git_commit
+from wfc.runtime.base import container_name
+from wfc.runtime.cgroup import remove_container_parent as remove_cgroup
 from wfc.runtime.factory import make_runtime
 from wfc.runtime.reaper import pid_alive
+from wfc.step.claim import store_guard
 from wfc.step.execute import Execution, execute
-from wfc.step.resolve import InputItem, ResolvedStep
 from wfc.store.archive import archive_outputs
 from wfc.store.local import ObjectStore
 
@@ -100,7 +102,7 @@ def reproduce(
     """
     store = project.object_store()
     with database(project.database_url) as db:
-        _close_stale(db)
+        _close_stale(project, db)
         planned, skipped, asked = plan(db, store, ref, pipeline)
         if project.get("runtime") == "docker":
             for env, digest in sorted({(p.run.env_name, p.run.env_digest) for p in planned}):
@@ -109,20 +111,19 @@ def reproduce(
         pr = _pipeline_run(project, db, planned, asked)
         lineage.create_pipeline_run(pr)
         status = Status.FAILED
+        done: list[Reproduction] = []
         try:
-            with ThreadPoolExecutor(max_workers=max(1, cores)) as pool:
-                done = []
-                for result in pool.map(lambda p: _one(project, db, store, pr.id, p), planned):
-                    done.append(result)
-                    if on_step is not None:
-                        on_step(result)
+            for result in _each(project, db, store, pr.id, planned, cores):
+                done.append(result)
+                if on_step is not None:
+                    on_step(result)
             status = Status.COMPLETED if all(r.identical for r in done) else Status.FAILED
         finally:
             lineage.finish_pipeline_run(pr.id, status)
     return Reproductions(pr.id, asked, tuple(done), tuple(skipped), status == Status.COMPLETED)
 
 
-def _close_stale(db: Database) -> None:
+def _close_stale(project: Project, db: Database) -> None:
     """Fail the reproductions of this host whose process died (a kill, a crash), and their
     pipeline runs: what is left running is never a verdict."""
     lineage = SqlAlchemyLineage(db)
@@ -131,10 +132,12 @@ def _close_stale(db: Database) -> None:
             died = f"the process running this reproduction died (pid {run.pid} on {HOST})"
             query.finish_reproduction(db, run.id, [], failure(Status.FAILED, died, None, None, (None, None)))
             lineage.finish_pipeline_run(run.pipeline_run_id, Status.FAILED)
+            shutil.rmtree(scratch_dir(project, run.id), ignore_errors=True)
+            remove_cgroup(container_name(run.id))
 
 
 def _pipeline_run(project: Project, db: Database, planned: list[Planned], asked: str) -> PipelineRunRecord:
-    originals = {query.run_by_id(db, p.run.id).pipeline_run_id for p in planned}  # type: ignore[union-attr]
+    originals = {p.run.pipeline_run_id for p in planned}
     names = sorted({query.find_pipeline_run(db, o).name for o in originals})
     raw = json.dumps({"reproduces": asked, "runs": [p.run.id for p in planned]}, sort_keys=True)
     return PipelineRunRecord(
@@ -149,52 +152,107 @@ def _pipeline_run(project: Project, db: Database, planned: list[Planned], asked:
     )
 
 
+def _each(
+    project: Project, db: Database, store: ObjectStore, pr_id: str, planned: list[Planned], cores: int
+) -> Iterator[Reproduction]:
+    """Reproduce each planned step, ``cores`` at a time, yielding verdicts in plan order. On
+    Ctrl-C (or SIGTERM) the queued steps are dropped and the running ones' containers removed,
+    so that each records its failure before the interrupt goes on."""
+    previous = _on_sigterm()
+    try:
+        if cores <= 1:  # in this thread, where Ctrl-C arrives
+            yield from (_one(project, db, store, pr_id, p) for p in planned)
+            return
+        pool = ThreadPoolExecutor(max_workers=cores)
+        try:
+            yield from pool.map(lambda p: _one(project, db, store, pr_id, p), planned)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            running = [r.id for r in query.running_reproductions(db, HOST) if r.pipeline_run_id == pr_id]
+            if running and project.get("runtime") == "docker":
+                from wfc.runtime.docker import DockerRuntime
+
+                docker = DockerRuntime()
+                docker.reap(running)  # their steps end now, and record it
+                docker.close()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm() -> Any:
+    """Make SIGTERM interrupt like Ctrl-C (in the main thread only; the old handler back after)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
 def _one(project: Project, db: Database, store: ObjectStore, pr_id: str, planned: Planned) -> Reproduction:
     """Rebuild one step in a scratch directory, run it, record it, compare its outputs."""
     run = planned.run
     run_id = new_id(STEP_PREFIX)
-    scratch = project.state_dir / "reproduce" / run_id
-    step = _rebuilt(store, planned, scratch / "method")
+    scratch = scratch_dir(project, run_id)
     lineage = SqlAlchemyLineage(db)
     record = RunRecord(
         **{**_copied(run), "id": run_id, "pipeline_run_id": pr_id, "status": Status.RUNNING.value},
         started_at=now(),
         pid=os.getpid(),
         reason=f"reproduction of {run.id}",
-        log_dir=project.relative(scratch),
         reproduces_id=run.id,
     )
     lineage.start_run(record, [InputRecord(**{**i.__dict__, "run_id": run_id}) for i in planned.inputs])
     try:
+        step = rebuilt(store, planned, scratch / "method")
         runtime = make_runtime(project.get("runtime"), run.env_name, run.env_digest)
         try:
             result = execute(Execution(project, store, step, run_id, pr_id, scratch, runtime, None))
         finally:
             runtime.close()
         if result.error is not None:
-            values = failure(Status.FAILED, result.error, result.stderr_tail, result.exit_code, result.logs)
-            query.finish_reproduction(db, run_id, [], {**values, "resources": result.resources})
+            tail, code, logs = result.stderr_tail, result.exit_code, result.logs
+            values = failure(Status.FAILED, result.error, tail, code, logs, result.resources)
+            query.finish_reproduction(db, run_id, [], values)
             return Reproduction(run.id, planned.step, run_id, False, (), f"the method failed: {result.error}")
-        verdicts, rows = _judge(store, planned, run_id, result.out_dir, result.outputs, scratch)
-        differing = [v.slot for v in verdicts if not v.identical]
-        if differing:
-            what = (
-                f"output {differing[0]} differs"
-                if len(differing) == 1
-                else f"outputs {', '.join(differing)} differ"
-            )
-            error = f"not reproducible: {what} from {run.id}"
-            values = failure(Status.FAILED, error, None, 0, result.logs, result.resources)
-        else:
-            values = completion(result.metrics, result.logs, result.resources)
-        query.finish_reproduction(db, run_id, rows, values)
+        guard = store_guard(project.state_dir / "locks", project.database_url) if store.remote else None
+        with guard or contextlib.nullcontext():  # a shared store's gc waits: archive, then record
+            verdicts, rows = _judge(store, planned, run_id, result.out_dir, result.outputs, scratch)
+            differing = [v.slot for v in verdicts if not v.identical]
+            if differing:
+                error = f"not reproducible: {_differ(differing)} from {run.id}"
+                values = failure(Status.FAILED, error, None, 0, result.logs, result.resources)
+            else:
+                values = completion(result.metrics, result.logs, result.resources)
+            query.finish_reproduction(db, run_id, rows, values)
         return Reproduction(run.id, planned.step, run_id, not differing, tuple(verdicts))
     except BaseException as exc:
-        message = getattr(exc, "message", None) or f"interrupted: {exc!r}"
-        query.finish_reproduction(db, run_id, [], failure(Status.FAILED, message, None, None, (None, None)))
+        if isinstance(exc, Exception):
+            message = f"failed: {getattr(exc, 'message', None) or repr(exc)}"
+        else:
+            message = "cancelled by user"
+        with contextlib.suppress(Exception):  # the database may be what failed: keep the first error
+            query.finish_reproduction(
+                db, run_id, [], failure(Status.FAILED, message, None, None, (None, None))
+            )
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def scratch_dir(project: Project, run_id: str) -> Path:
+    """Where a reproduction is rebuilt and run (removed when it is over, or by the next
+    ``wfc reproduce`` when its process died)."""
+    return project.state_dir / "reproduce" / run_id
+
+
+def _differ(slots: list[str]) -> str:
+    return f"output {slots[0]} differs" if len(slots) == 1 else f"outputs {', '.join(slots)} differ"
 
 
 def _judge(
@@ -217,42 +275,6 @@ def _judge(
         after = (again.digest, again.size) if again else None
         verdicts.append(compare(out.slot, original, reproduced, (out.content_hash, out.size), after))
     return verdicts, rows
-
-
-def _rebuilt(store: ObjectStore, planned: Planned, method_dir: Path) -> ResolvedStep:
-    """The step as the lifecycle runs it, made from the record and the kept code tree."""
-    run = planned.run
-    store.materialize(str(run.code_tree), "dir", method_dir)
-    ref = f"{run.module}/{run.method}"
-    spec = parse_method_file(method_dir / "method.yaml", f"{ref} (kept code of {run.id})")
-    method = Method(run.module, run.method, method_dir, spec, run.code_hash, run.contract_hash, (b"", b""))
-    slots: dict[str, list[str]] = {}
-    for item in planned.items:
-        slots.setdefault(item.slot, []).append(item.digest)
-    identity = StepIdentity(
-        module=run.module,
-        method=run.method,
-        code=run.code_hash,
-        contract=run.contract_hash,
-        params=run.params,
-        env_digest=run.env_digest,
-        inputs=slots,
-        sample=run.sample,
-        members=run.members,
-    )
-    return ResolvedStep(
-        node=MethodNode(id=run.node_id, method=ref),
-        method=method,
-        params=run.params,
-        env_name=run.env_name,
-        env_digest=run.env_digest,
-        sample=run.sample,
-        variant=run.variant,
-        members=run.members,
-        inputs=list[InputItem](planned.items),
-        identity=identity,
-        key=run.key or "",
-    )
 
 
 def _copied(run: RunRecord) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""What ``wfc reproduce`` will re-run, read from the records and checked before anything runs.
+"""What ``wfc reproduce`` will re-run, read from the records and checked before anything runs,
+and each step rebuilt from its record as the step lifecycle runs it.
 
 A step run reproduces itself; a cache hit, the execution it reused; a reproduction, its
 original; a pipeline run, each of its executed steps (its hits, failures and cancellations are
@@ -9,18 +10,21 @@ v4), inputs and outputs are all in the store.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
 
-from wfc.compile.expand import step_name
+from wfc.cache.key import StepIdentity
 from wfc.errors import UsageError
 from wfc.lineage import query
 from wfc.lineage.db import Database
 from wfc.lineage.records import InputRecord, OutputRecord, RunRecord
 from wfc.lineage.schema import RunOutput, Sample
+from wfc.methods import Method, parse_method_file
+from wfc.model.pipeline import MethodNode
 from wfc.model.status import Status
-from wfc.step.resolve import InputItem
+from wfc.ops.history import newest_per_step, step_of
+from wfc.step.resolve import InputItem, ResolvedStep
 from wfc.store.local import ObjectStore
 
 
@@ -45,14 +49,10 @@ def plan(
     """
     if ref.startswith("p-"):
         pr = query.find_pipeline_run(db, ref)
-        newest: dict[str, RunRecord] = {}
-        for run in sorted(
-            query.step_runs(db, query.RunFilter(), [pr.id]), key=lambda r: (r.started_at, r.id)
-        ):
-            newest[_name(run)] = run
-        runs = [newest[name] for name in sorted(newest)]
-        executed = [r for r in runs if r.status == Status.COMPLETED and r.cache_source_id is None]
-        skipped = [_skipped(r) for r in runs if r not in executed]
+        runs = newest_per_step(query.step_runs(db, query.RunFilter(), [pr.id]))
+        done = [r for r in runs if r.status == Status.COMPLETED and r.cache_source_id is None]
+        executed = _originals(db, done)
+        skipped = [_skipped(r) for r in runs if r not in done]
         if not executed:
             raise UsageError(
                 f"pipeline run {pr.id} has no completed execution to reproduce ({len(skipped)} steps: "
@@ -94,7 +94,7 @@ def _checked(db: Database, store: ObjectStore, run: RunRecord) -> Planned:
                 "store that has it, or re-run the step that made it",
             )
     items = [_item(db, i) for i in detail.inputs]
-    return Planned(run, _name(run), detail.inputs, items, detail.outputs)
+    return Planned(run, step_of(run), detail.inputs, items, detail.outputs)
 
 
 def _item(db: Database, row: InputRecord) -> InputItem:
@@ -124,10 +124,53 @@ def _item(db: Database, row: InputRecord) -> InputItem:
     )
 
 
+def _originals(db: Database, runs: list[RunRecord]) -> list[RunRecord]:
+    """Executions as themselves, reproductions as the runs they re-ran (each once): reproducing a
+    ``reproduce:`` pipeline run re-checks the originals, never a copy of them."""
+    found: dict[str, RunRecord] = {}
+    for run in runs:
+        original = query.run_by_id(db, run.reproduces_id) if run.reproduces_id else run
+        if original is not None:
+            found.setdefault(original.id, original)
+    return list(found.values())
+
+
 def _skipped(run: RunRecord) -> str:
     source = f" of {run.cache_source_id}" if run.cache_source_id else ""
-    return f"{_name(run)} ({run.status}{source})"
+    return f"{step_of(run)} ({run.status}{source})"
 
 
-def _name(run: RunRecord) -> str:
-    return step_name(run.node_id, run.sample, run.variant)
+def rebuilt(store: ObjectStore, planned: Planned, method_dir: Path) -> ResolvedStep:
+    """The step as the lifecycle runs it, made from the record and the kept code tree."""
+    run = planned.run
+    store.copying().materialize(str(run.code_tree), "dir", method_dir)  # never a link into the store
+    ref = f"{run.module}/{run.method}"
+    spec = parse_method_file(method_dir / "method.yaml", f"{ref} (kept code of {run.id})")
+    method = Method(run.module, run.method, method_dir, spec, run.code_hash, run.contract_hash, (b"", b""))
+    slots: dict[str, list[str]] = {}
+    for item in planned.items:
+        slots.setdefault(item.slot, []).append(item.digest)
+    identity = StepIdentity(
+        module=run.module,
+        method=run.method,
+        code=run.code_hash,
+        contract=run.contract_hash,
+        params=run.params,
+        env_digest=run.env_digest,
+        inputs=slots,
+        sample=run.sample,
+        members=run.members,
+    )
+    return ResolvedStep(
+        node=MethodNode(id=run.node_id, method=ref),
+        method=method,
+        params=run.params,
+        env_name=run.env_name,
+        env_digest=run.env_digest,
+        sample=run.sample,
+        variant=run.variant,
+        members=run.members,
+        inputs=list[InputItem](planned.items),
+        identity=identity,
+        key=run.key or "",
+    )

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from wfc.compile.expand import step_name
 from wfc.errors import UsageError
 from wfc.lineage.db import database
 from wfc.lineage.query import RunFilter, find_pipeline_run, run_detail, step_runs
 from wfc.lineage.records import OutputRecord, RunRecord, now
 from wfc.model.status import Status
 from wfc.ops.export import replace_with, stage, verify
+from wfc.ops.history import newest_per_step, step_of
 from wfc.ops.provenance import Facts, Provenance
 from wfc.ops.provenance import write as write_provenance
 from wfc.project import Project
@@ -58,11 +58,11 @@ def export_pipeline_run(
     """
     with database(project.database_url, read_only=True) as db:
         pr = find_pipeline_run(db, ref)
-        runs = _newest_per_step(step_runs(db, RunFilter(), [pr.id]))
+        runs = newest_per_step(step_runs(db, RunFilter(), [pr.id]))
         done = [r for r in runs if r.status in (Status.COMPLETED, Status.CACHED)]
         details = {r.id: run_detail(db, r) for r in runs}
         outputs = {r.id: details[r.id].outputs for r in done}
-    skipped = tuple(f"{_name(r)} ({r.status})" for r in runs if r not in done)
+    skipped = tuple(f"{step_of(r)} ({r.status})" for r in runs if r not in done)
     if not any(outputs.values()):
         raise UsageError(
             f"pipeline run {pr.id} has no outputs to export", "export a pipeline run whose steps completed"
@@ -95,18 +95,6 @@ def export_pipeline_run(
     return ExportedRun(pr.id, pr.name, dest, len(files), total, skipped, document)
 
 
-def _newest_per_step(runs: list[RunRecord]) -> list[RunRecord]:
-    """One run per step name (the newest), in step-name order."""
-    newest: dict[str, RunRecord] = {}
-    for run in sorted(runs, key=lambda r: (r.started_at, r.id)):
-        newest[_name(run)] = run
-    return [newest[k] for k in sorted(newest)]
-
-
-def _name(run: RunRecord) -> str:
-    return step_name(run.node_id, run.sample, run.variant)
-
-
 def _place(run: RunRecord, out: OutputRecord, siblings: list[OutputRecord]) -> Path:
     """Where an output goes under ``DEST``: node, sample, variant, then its file name (under its
     slot when another output of the step has the same file name)."""
@@ -134,7 +122,7 @@ def _manifest(
         "files": [
             {
                 "path": rel.as_posix(),
-                "step": _name(run),
+                "step": step_of(run),
                 "node": run.node_id,
                 "sample": run.sample,
                 "variant": run.variant,

@@ -21,7 +21,8 @@ from wfc import __version__
 from wfc.lineage.query import RunDetail
 from wfc.lineage.records import now
 from wfc.model.status import Status
-from wfc.ops.provenance import Facts, iso, method_ref, name, succeeded
+from wfc.ops.history import step_of
+from wfc.ops.provenance import Facts, iso, method_ref, succeeded
 
 METADATA = "ro-crate-metadata.json"
 WFRUN = "https://w3id.org/ro/terms/workflow-run#"
@@ -141,7 +142,7 @@ def _describe(graph: _Graph, facts: Facts, workflow: str) -> None:
             {
                 "@id": f"#{detail.run.id}/control",
                 "@type": "ControlAction",
-                "name": f"orchestrate {name(detail.run)}",
+                "name": f"orchestrate {step_of(detail.run)}",
                 "instrument": _ref(f"{workflow}#{detail.run.node_id}"),
                 "object": _ref(action),
             }
@@ -327,8 +328,8 @@ def _action(graph: _Graph, detail: RunDetail, tool: str, placed: dict[str, str])
         {
             "@id": action,
             "@type": "CreateAction",
-            "name": f"{name(run)}: {method_ref(run)} ({run.status})",
-            "description": hit or f"{name(run)} ran method {method_ref(run)} {how}",
+            "name": f"{step_of(run)}: {method_ref(run)} ({run.status})",
+            "description": hit or f"{step_of(run)} ran method {method_ref(run)} {how}",
             "identifier": run.key,
             "instrument": _ref(tool),
             "object": _unique(objects),

@@ -16,6 +16,11 @@ from typing import Any, Protocol
 OutputSink = Callable[[str, bytes], None]
 
 
+def container_name(run_id: str) -> str:
+    """The name of a run's container (and of its cgroup parent): ``wfc-<run id>``, lower case."""
+    return f"wfc-{run_id.lower()}"
+
+
 @dataclass(frozen=True)
 class Mount:
     """A host path bound into the container."""

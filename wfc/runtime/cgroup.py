@@ -37,12 +37,18 @@ def cgroup_parent(name: str) -> str | None:
     return f"/{PARENT}/{name}" if usable else None
 
 
-def collect(parent: str, wall_s: float) -> Resources:
-    """Read the counters of ``parent`` (its container gone), then delete it."""
+def collect(parent: str, wall_s: float) -> Resources | None:
+    """Read the counters of ``parent`` (its container gone), then delete it. None when it is not
+    to be found here: the engine made it in another cgroup namespace (an engine in a VM, or wfc
+    in a container beside the engine's socket), where this process can neither read nor delete it."""
+    rel = parent.lstrip("/")
+    v2 = (ROOT / "cgroup.controllers").exists()
     try:
-        if (ROOT / "cgroup.controllers").exists():
-            return _v2(ROOT / parent.lstrip("/"), wall_s)
-        return _v1(parent.lstrip("/"), wall_s)
+        if not (ROOT / rel if v2 else ROOT / "memory" / rel).is_dir():
+            return None
+        return _v2(ROOT / rel, wall_s) if v2 else _v1(rel, wall_s)
+    except (OSError, ValueError):  # a measurement never fails a finished step
+        return None
     finally:
         remove(parent)
 
@@ -53,6 +59,11 @@ def remove(parent: str) -> None:
     for path in (ROOT / rel, *ROOT.glob(f"*/{rel}")):
         with contextlib.suppress(OSError):
             path.rmdir()
+
+
+def remove_container_parent(name: str) -> None:
+    """Delete the cgroup parent of container ``name``, if one is left (its process was killed)."""
+    remove(f"/{PARENT}/{name}")
 
 
 def _v1(rel: str, wall_s: float) -> Resources:

@@ -19,10 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from wfc.errors import InfraError, UsageError
-from wfc.runtime.base import ExecResult, ExecSpec, OutputSink, Resources
-from wfc.runtime.cgroup import PARENT as CGROUP_PARENT
-from wfc.runtime.cgroup import cgroup_parent, collect
-from wfc.runtime.cgroup import remove as remove_cgroup
+from wfc.runtime.base import ExecResult, ExecSpec, OutputSink, Resources, container_name
+from wfc.runtime.cgroup import cgroup_parent, collect, remove_container_parent
 from wfc.runtime.reaper import release, remove_labelled, start_watchdog
 
 DOCKER_HINT = "start the Docker engine (e.g. `dockerd &`) or point DOCKER_HOST at a running one"
@@ -122,7 +120,7 @@ class DockerRuntime:
         """Remove the containers of runs whose wfc process died (found by their ``wfc.run`` label)."""
         removed = sum(remove_labelled(self.client, f"wfc.run={run_id}") for run_id in run_ids)
         for run_id in run_ids:  # and the cgroup parents their containers left
-            remove_cgroup(f"/{CGROUP_PARENT}/wfc-{run_id.lower()}")
+            remove_container_parent(container_name(run_id))
         return removed
 
     def run(self, spec: ExecSpec) -> ExecResult:
@@ -145,8 +143,10 @@ class DockerRuntime:
                 container.remove(force=True)
             release(watchdog)
             wall = time.monotonic() - started
-            resources = collect(parent, wall) if parent is not None else Resources(wall)
-        return replace(result, resources=resources)
+            measured = collect(parent, wall) if parent is not None else None
+            if parent is not None and measured is None:
+                self._cgroups = False  # not readable from here: wall time only, from now on
+        return replace(result, resources=measured or Resources(wall))
 
     def _attend(self, container: Any, spec: ExecSpec) -> ExecResult:
         """Start the created container and wait for it (killed at the timeout)."""

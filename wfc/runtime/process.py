@@ -9,6 +9,7 @@ enforced here; cpus, memory, network and user are the container's (the pod's) to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,16 +77,16 @@ class ProcessRuntime:
                 _pump(proc.stderr, err, "stderr", spec.output),
             ]
             started = time.monotonic()
-            waiter = _Waiter(proc)
+            exited = _Exit(proc.pid)
             timed_out = False
             try:
-                if not waiter.done.wait(spec.timeout):
+                if not exited.done.wait(spec.timeout):
                     timed_out = True
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    waiter.done.wait()
+                    _kill(proc)
+                    exited.done.wait()
             except BaseException:
-                os.killpg(proc.pid, signal.SIGKILL)
-                waiter.done.wait()
+                _kill(proc)
+                exited.done.wait()
                 raise
             finally:  # also when interrupted: the pumps finish before their logs and pipes close
                 for pump in pumps:
@@ -93,7 +94,8 @@ class ProcessRuntime:
                 for pipe in (proc.stdout, proc.stderr):
                     if pipe is not None:
                         pipe.close()
-        code, usage, wall = waiter.code, waiter.usage, time.monotonic() - started
+                code, usage = _reap(proc)
+        wall = time.monotonic() - started
         resources = (
             Resources(wall)
             if usage is None
@@ -111,25 +113,39 @@ class ProcessRuntime:
         return ExecResult(code, oom_killed=oom, timed_out=timed_out, resources=resources)
 
 
-class _Waiter:
-    """Reaps the method's process with ``wait4``, which also answers what it used (its own
-    resource usage: steps side by side in one wfc process must not see each other's)."""
+class _Exit:
+    """Waits in a thread for the method's process to exit, without reaping it (``waitid`` with
+    ``WNOWAIT``): until :func:`_reap`, after any kill, its pid and process group stay its own, so
+    a kill can never reach a process that took over the number."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, pid: int) -> None:
         self.done = threading.Event()
-        self.code = -1
-        self.usage: Any = None
-        threading.Thread(target=self._wait, args=(proc,), daemon=True).start()
+        threading.Thread(target=self._wait, args=(pid,), daemon=True).start()
 
-    def _wait(self, proc: subprocess.Popen[bytes]) -> None:
+    def _wait(self, pid: int) -> None:
         try:
-            _pid, status, self.usage = os.wait4(proc.pid, 0)
-            self.code = os.waitstatus_to_exitcode(status)
-            proc.returncode = self.code  # reaped here: Popen must not wait for it again
-        except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): no usage to tell
-            self.code = proc.wait()
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored): it has exited all the same
+            pass
         finally:
             self.done.set()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the method's process group (its leader not reaped yet, the group is still its)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> tuple[int, Any]:
+    """Reap the exited process with ``wait4``: its exit code and what it alone used (steps side
+    by side in one wfc process must not see each other's usage, as ``RUSAGE_CHILDREN`` would)."""
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    except ChildProcessError:  # reaped by someone else: no usage to tell
+        return proc.wait(), None
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    return proc.returncode, usage
 
 
 def _inherited() -> Mapping[str, str]:

@@ -23,11 +23,19 @@ import sys
 if sys.stdin.readline().strip() != "done":
     import site
     site.main()
-    import docker
+    import docker, glob, os
     try:
         docker.from_env(version=sys.argv[2]).containers.get(sys.argv[1]).remove(force=True)
     except Exception:
         pass
+    # and the container's cgroup parent (wfc.runtime.cgroup), empty now
+    for parent in glob.glob("/sys/fs/cgroup/wfc/" + sys.argv[1]) + glob.glob(
+        "/sys/fs/cgroup/*/wfc/" + sys.argv[1]
+    ):
+        try:
+            os.rmdir(parent)
+        except OSError:
+            pass
 """
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import wfc_client
+from wfc.cache.hashing import hash_file
 from wfc.errors import StepFailed
 from wfc.project import Project
-from wfc.runtime.base import ExecResult, ExecSpec, Mount, OutputSink, Runtime
+from wfc.runtime.base import ExecResult, ExecSpec, Mount, OutputSink, Runtime, container_name
 from wfc.step.collect import collect, read_results
 from wfc.step.resolve import ResolvedStep
 from wfc.store.local import ObjectStore
@@ -172,7 +173,7 @@ def exec_spec(
     }
     client_dir = Path(wfc_client.__file__).parent
     return ExecSpec(
-        name=f"wfc-{ex.run_id.lower()}",
+        name=container_name(ex.run_id),
         image=step.env_digest,
         argv=spec.argv,
         workdir=contract.MOUNT_METHOD,
@@ -204,11 +205,19 @@ def exec_spec(
 
 def keep_sources(project: Project, store: ObjectStore, step: ResolvedStep) -> dict[str, str | None]:
     """Archive what a re-run needs beyond the inputs (``wfc reproduce``): the method directory and
-    the environment's Dockerfile and lock, each as a tree object (unchanged ones cost a hash)."""
+    the environment's Dockerfile and lock, each as a tree object (unchanged ones cost a hash).
+    The environment is kept only while its lock names the image that runs the step: a Dockerfile
+    edited since the build is not the one behind the image."""
     env_dir = project.environments_dir / step.env_name
+    try:
+        lock = json.loads((env_dir / "env.lock.json").read_text(encoding="utf-8"))
+        same = lock["image_id"] == step.env_digest
+        same = same and lock["dockerfile_hash"] == hash_file(env_dir / "Dockerfile")[0]
+    except (OSError, ValueError, TypeError, KeyError):
+        same = False
     return {
         "code_tree": store.put_tree(step.method.directory, code=True)[0],
-        "env_tree": store.put_tree(env_dir, code=True)[0] if env_dir.is_dir() else None,
+        "env_tree": store.put_tree(env_dir, code=True)[0] if same else None,
     }
 
 

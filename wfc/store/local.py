@@ -125,8 +125,9 @@ class ObjectStore:
         """Store a directory: each file, then the tree listing; return ``(tree digest, total size)``.
         ``move``: as for :meth:`put_file`, file by file. ``code``: a method's or environment's
         directory, kept again at every execution: leave out what never counts as its content
-        (``__pycache__``, ``*.pyc``…: see ``code_tree``) and hash each file before copying it, so
-        that an unchanged one costs a read, not a copy and an fsync."""
+        (``__pycache__``, ``*.pyc``…: see ``code_tree``) and symbolic links (never followed: a
+        link may point anywhere, or nowhere), and hash each file before copying it, so that an
+        unchanged one costs a read, not a copy and an fsync."""
         entries: list[list[object]] = []
         total = 0
         for dirpath, dirnames, filenames in os.walk(src):
@@ -139,6 +140,8 @@ class ObjectStore:
                 entries.append([here.relative_to(src).as_posix(), "d", 0, None])
             for name in sorted(filenames):
                 path = here / name
+                if code and not stat.S_ISREG(path.lstat().st_mode):
+                    continue  # a link is never followed out of a kept tree (nor a dangling one)
                 mode = "x" if path.stat().st_mode & stat.S_IXUSR else "f"
                 digest, size = self._put_known(path) if code else self.put_file(path, move=move)
                 entries.append([path.relative_to(src).as_posix(), mode, size, digest])
@@ -303,6 +306,11 @@ class ObjectStore:
             return
         dest.mkdir(parents=True, exist_ok=True)
         for rel, mode, _size, file_digest in self.read_tree(digest):
+            if rel.startswith("/") or ".." in rel.split("/"):  # a tree from elsewhere (a shared store)
+                raise ObjectCorrupt(
+                    f"tree {digest} names a path outside itself: {rel!r}",
+                    "wfc never writes such a tree: remove it and fetch it from a store you trust",
+                )
             target = dest / rel
             if mode == "d":
                 target.mkdir(parents=True, exist_ok=True)
