@@ -16,7 +16,7 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
-from wfc.output import size_text
+from wfc.output import plural, size_text
 
 if TYPE_CHECKING:
     from wfc.ops.report import Node, Report, Step
@@ -285,7 +285,9 @@ def _params(r: Report) -> str:
         sets[text] = sets.get(text, 0) + 1
     rows = []
     for node, sets in by_node.items():
-        shown = [f"<code>{escape(t)}</code> ({n} steps)" for t, n in list(sets.items())[:PARAM_SETS]]
+        shown = [
+            f"<code>{escape(t)}</code> ({plural(n, 'step')})" for t, n in list(sets.items())[:PARAM_SETS]
+        ]
         if len(sets) > PARAM_SETS:
             shown.append(f'<span class="note">… {len(sets) - PARAM_SETS} more sets</span>')
         rows.append(f"<tr><td>{escape(node)}</td><td>{'<br>'.join(shown)}</td></tr>")
@@ -356,6 +358,8 @@ def _elapsed(start: datetime, end: datetime | None) -> float | None:
 def _secs(value: float | None) -> str:
     if value is None:
         return NONE
+    if value < 1:  # a short step's CPU time is milliseconds, not 0.0s
+        return f"{value * 1000:.0f} ms"
     if value < 60:
         return f"{value:.1f}s"
     minutes, seconds = divmod(int(value), 60)
