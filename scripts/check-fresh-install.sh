@@ -156,7 +156,7 @@ step "checking what each install step left"
 in_container bash -c '
     status=0
     problem() { echo "$*"; status=1; }
-    for pkg in python3 python3-venv git curl jq postgresql prometheus-pushgateway chromium strace; do
+    for pkg in python3 python3-venv git curl jq postgresql prometheus-pushgateway chromium libatomic1 strace; do
         dpkg-query -W -f="\${Status}" "$pkg" 2>/dev/null | grep -q "install ok installed" ||
             problem "missing: the Debian package $pkg"
     done

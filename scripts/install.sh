@@ -63,6 +63,8 @@ command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway
 [ -x /usr/sbin/munged ] || missing+=(munge)
 command -v sbatch >/dev/null || missing+=(slurm-client)
 command -v chromium >/dev/null || missing+=(chromium)  # for the canvas tests (headless, driven by playwright)
+# playwright's own node driver needs libatomic, which chromium does not pull in
+dpkg-query -W -f='${Status}' libatomic1 2>/dev/null | grep -q "install ok installed" || missing+=(libatomic1)
 command -v strace >/dev/null || missing+=(strace)  # the fault-injection tests inject system-call errors
 if [ "$docker" = 1 ]; then
     command -v dockerd >/dev/null || missing+=(docker.io)

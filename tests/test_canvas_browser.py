@@ -383,6 +383,7 @@ def test_a_reloaded_page_resumes_the_live_status(probe_project: Proj, serve: Ser
 # --- (g) the report of a past run --------------------------------------------------------------
 
 
+@pytest.mark.docker  # no Docker needed, but like every browser test not one for the bare fresh-install check
 def test_the_report_link_opens_the_runs_report_sandboxed(fake_env: Proj, serve: Serve, page: Page) -> None:
     proj = fake_env  # t/probe over s1, s2, run by the process runtime: seconds, no Docker
     (proj.root / "s2.txt").write_text("beta\n")

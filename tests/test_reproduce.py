@@ -133,7 +133,7 @@ def test_a_missing_image_is_named_and_a_rebuild_is_not_offered_as_the_same(probe
     ]
 
 
-def test_a_saved_image_is_loaded_back_when_docker_has_lost_it(project: Proj) -> None:
+def test_a_saved_image_is_loaded_back_when_docker_has_lost_it(project: Proj, docker_engine: None) -> None:
     """`wfc env save` keeps the image in the store; a reproduction after `docker rmi` loads it."""
     env_dir = project.root / "environments" / "tiny"
     env_dir.mkdir(parents=True)
