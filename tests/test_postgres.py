@@ -71,3 +71,42 @@ def test_inspection_and_care_read_postgresql(probe_project: Proj, postgres_url: 
     assert database["status"] == "ok" and database["detail"].startswith(
         "postgresql+psycopg://postgres@/wfc_inspect"
     )
+
+
+def test_a_v3_database_on_postgresql_gains_64_bit_sizes(postgres_url: str) -> None:
+    """v4 on PostgreSQL: the v4 columns and tables, and byte sizes past 2 GiB (INTEGER was 32-bit)."""
+    from sqlalchemy import create_engine, text
+
+    from wfc.lineage.records import OutputRecord, PipelineRunRecord, RunRecord, now
+
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE wfc_v3"))
+    admin.dispose()
+    url = postgres_url.replace("/wfc?", "/wfc_v3?")
+    open_database(url).engine.dispose()
+    engine = create_engine(url)
+    with engine.begin() as conn:  # back to the v3 shape
+        for column in ("resources", "code_tree", "env_tree", "reproduces_id"):
+            conn.execute(text(f"ALTER TABLE runs DROP COLUMN {column}"))
+        conn.execute(text("DROP TABLE saved_images"))
+        for table in ("run_outputs", "samples"):
+            conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN size TYPE INTEGER"))
+        conn.execute(text("UPDATE wfc_meta SET value = '3' WHERE key = 'schema_version'"))
+    lineage = open_lineage(url)  # migrates
+    pr = PipelineRunRecord("p-big", "big", "blake3:0", "{}", "running", now(), "0")
+    lineage.create_pipeline_run(pr)
+    run = RunRecord(
+        "r-big", "p-big", "n", None, None, None, "m", "x", "c", "k", {}, "e", "d", "key", "running", now()
+    )
+    lineage.start_run(run, [])
+    huge = 3 << 30  # 3 GiB: past INTEGER
+    lineage.complete_run(
+        "r-big", [OutputRecord("r-big", "out", "out.bin", "blake3:1", huge, "file")], {}, (None, None)
+    )
+    lineage.close()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT size FROM run_outputs")).scalar() == huge
+        assert conn.execute(text("SELECT value FROM wfc_meta WHERE key = 'schema_version'")).scalar() == "4"
+        assert conn.execute(text("SELECT count(*) FROM saved_images")).scalar() == 0
+    engine.dispose()

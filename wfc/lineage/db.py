@@ -30,7 +30,7 @@ from sqlalchemy.pool import StaticPool
 
 from wfc.errors import InfraError, UsageError
 from wfc.lineage.records import SCHEMA_VERSION, ReadOnlyDatabase, behind_schema, newer_schema
-from wfc.lineage.schema import V1_TABLES, Base, Meta, Pin, Pruned, Run, Sample, SavedImage
+from wfc.lineage.schema import V1_TABLES, Base, Meta, Pin, Pruned, Run, RunOutput, Sample, SavedImage
 
 BUSY_TIMEOUT_S = 60
 SQLITE_PREFIX = "sqlite:///"
@@ -63,6 +63,9 @@ def _v4_reproducibility(conn: Connection) -> None:
         if name not in present:  # absent only on a real upgrade (v1 creates the current shape)
             kind = Run.__table__.c[name].type.compile(dialect=conn.dialect)
             conn.execute(text(f"ALTER TABLE {Run.__tablename__} ADD COLUMN {name} {kind}"))
+    if conn.dialect.name == "postgresql":  # byte counts past 2 GiB: INTEGER -> BIGINT (SQLite's are 64-bit)
+        for table in (RunOutput.__tablename__, Sample.__tablename__):
+            conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN size TYPE BIGINT"))
 
 
 # (version, description, upgrade) in order; each runs inside the migration transaction.
@@ -72,7 +75,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "samples.metadata: a sample sheet's extra columns", _v3_sample_metadata),
     (
         4,
-        "runs: resource traces, kept code and environment trees, reproductions; saved images",
+        "runs: resources, kept code and environment trees, reproductions; saved images; sizes BIGINT",
         _v4_reproducibility,
     ),
 ]

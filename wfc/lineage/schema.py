@@ -112,7 +112,7 @@ class RunOutput(Base):
     slot: Mapped[str] = mapped_column(String(256), primary_key=True)
     path: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(80), index=True)
-    size: Mapped[int]
+    size: Mapped[int] = mapped_column(BigInteger)  # v4: outputs pass 2 GiB (PostgreSQL's INTEGER)
     kind: Mapped[str] = mapped_column(String(8))
 
 
@@ -126,7 +126,7 @@ class Sample(Base):
     content_hash: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(8))
     original_name: Mapped[str] = mapped_column(Text)
-    size: Mapped[int]
+    size: Mapped[int] = mapped_column(BigInteger)  # v4: samples pass 2 GiB (PostgreSQL's INTEGER)
     source_path: Mapped[str] = mapped_column(Text)
     registered_at: Mapped[datetime]
     # v3: a sample sheet's extra columns ({column: value}); NULL on rows older than v3 reads as {}.
